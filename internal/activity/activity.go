@@ -42,6 +42,10 @@ type counter struct {
 	ring    []uint64 // requests per second
 	stamp   []int64  // unix second each ring slot holds
 	changed chan struct{}
+	// forgotten: Forget was called while busy; the counter is dropped when it goes idle.
+	forgotten bool
+	// dead: the counter was dropped from the Tracker; callers must look the target up again.
+	dead bool
 }
 
 // New returns a Tracker keeping retention of per-second history (DefaultRetention if 0).
@@ -49,7 +53,7 @@ func New(retention time.Duration) *Tracker {
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
-	return &Tracker{buckets: int(retention / time.Second), targets: map[string]*counter{}}
+	return &Tracker{buckets: max(1, int(retention/time.Second)), targets: map[string]*counter{}}
 }
 
 // Retention is the longest window Rate can answer for.
@@ -71,12 +75,25 @@ func (t *Tracker) get(target string) *counter {
 	return c
 }
 
+// lock returns target's live counter, creating it if needed, with c.mu held. A counter that
+// Forget dropped after get returned it is skipped, so no count lands on a dropped counter.
+func (t *Tracker) lock(target string) *counter {
+	for {
+		c := t.get(target)
+		c.mu.Lock()
+		if !c.dead {
+			return c
+		}
+		c.mu.Unlock()
+	}
+}
+
 // Begin counts a new request for target and marks it in flight. Every Begin must be paired
 // with exactly one End.
 func (t *Tracker) Begin(target string) {
 	now := time.Now()
-	c := t.get(target)
-	c.mu.Lock()
+	c := t.lock(target)
+	c.forgotten = false
 	wasBusy := c.stats.Busy()
 	c.stats.RequestsTotal++
 	c.stats.InFlight++
@@ -96,20 +113,23 @@ func (t *Tracker) Begin(target string) {
 // End marks one request of target as finished. LastSeen moves to now, so a long request
 // counts as activity until it ends.
 func (t *Tracker) End(target string) {
-	c := t.get(target)
-	c.mu.Lock()
+	c := t.lock(target)
 	c.stats.InFlight--
 	c.stats.LastSeen = time.Now()
-	if !c.stats.Busy() {
+	idle := !c.stats.Busy()
+	if idle {
 		c.signal()
 	}
+	drop := idle && c.forgotten
 	c.mu.Unlock()
+	if drop {
+		t.dropForgotten(target, c)
+	}
 }
 
 // HoldStart marks one in-flight request of target as held; pair it with HoldEnd.
 func (t *Tracker) HoldStart(target string) {
-	c := t.get(target)
-	c.mu.Lock()
+	c := t.lock(target)
 	c.stats.Held++
 	if c.stats.Held == 1 {
 		c.signal()
@@ -119,13 +139,16 @@ func (t *Tracker) HoldStart(target string) {
 
 // HoldEnd marks one held request of target as no longer held.
 func (t *Tracker) HoldEnd(target string) {
-	c := t.get(target)
-	c.mu.Lock()
+	c := t.lock(target)
 	c.stats.Held--
 	if c.stats.Held == 0 {
 		c.signal()
 	}
+	drop := c.forgotten && !c.stats.Busy()
 	c.mu.Unlock()
+	if drop {
+		t.dropForgotten(target, c)
+	}
 }
 
 // signal closes the current change channel, if anyone asked for one. c.mu must be held.
@@ -153,8 +176,7 @@ func (t *Tracker) Stats(target string) (s Stats, ok bool) {
 // from not busy to busy or back, or its held count leaving or reaching zero. Watch creates
 // the target's counters if needed, so a watcher may start before the first request.
 func (t *Tracker) Watch(target string) (Stats, <-chan struct{}) {
-	c := t.get(target)
-	c.mu.Lock()
+	c := t.lock(target)
 	defer c.mu.Unlock()
 	if c.changed == nil {
 		c.changed = make(chan struct{})
@@ -191,16 +213,36 @@ func (t *Tracker) Rate(target string, window time.Duration) float64 {
 }
 
 // Forget drops target's counters, closing its change channel. Use it when a target is
-// removed from the configuration.
+// removed from the configuration. While target still has requests in flight or held, its
+// counters stay (so their End is counted where their Begin was) and are dropped when the
+// last one ends, unless a new request Begins first.
 func (t *Tracker) Forget(target string) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	c := t.targets[target]
-	delete(t.targets, target)
-	t.mu.Unlock()
-	if c != nil {
-		c.mu.Lock()
-		c.signal()
-		c.mu.Unlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.signal()
+	if c.forgotten = c.stats.Busy(); !c.forgotten {
+		c.dead = true
+		delete(t.targets, target)
+	}
+}
+
+// dropForgotten drops c, now idle, if Forget asked for it and nothing began since.
+// Lock order is t.mu, then c.mu.
+func (t *Tracker) dropForgotten(target string, c *counter) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgotten && !c.stats.Busy() && t.targets[target] == c {
+		c.signal() // a watcher may have watched again since the idle edge
+		c.dead = true
+		delete(t.targets, target)
 	}
 }
 

@@ -59,6 +59,9 @@ func New(opts Options) (*Gate, error) {
 	if opts.Provider == nil || opts.Tracker == nil {
 		return nil, errors.New("gate: Provider and Tracker are required")
 	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	if opts.Metrics == nil {
 		m, err := telemetry.NewMetrics(nil)
 		if err != nil {
@@ -85,15 +88,9 @@ func New(opts Options) (*Gate, error) {
 // and leaves the previous configuration in place on error.
 func (g *Gate) Configure(targets []Target) error {
 	rules := make([]route.Rule, 0, len(targets))
-	var errs []error
+	errs := validatePolicies(targets)
 	for _, t := range targets {
 		rules = append(rules, t.Rule)
-		if t.Policy.HoldTimeout <= 0 {
-			errs = append(errs, fmt.Errorf("target %q: holdTimeout must be positive", t.Rule.Target))
-		}
-		if t.Policy.MaxHeld < 0 {
-			errs = append(errs, fmt.Errorf("target %q: maxHeld must not be negative", t.Rule.Target))
-		}
 	}
 	table, err := route.New(rules)
 	if err != nil {
@@ -116,6 +113,31 @@ func (g *Gate) Configure(targets []Target) error {
 	}
 	g.cfg.Store(next)
 	return nil
+}
+
+// validatePolicies checks each target's policy. A name may appear in several Targets (one
+// rule each) only with the same policy, since the gate keeps one policy per target.
+func validatePolicies(targets []Target) []error {
+	var errs []error
+	seen := make(map[string]Policy, len(targets))
+	for _, t := range targets {
+		name, p := t.Rule.Target, t.Policy
+		if p.HoldTimeout <= 0 {
+			errs = append(errs, fmt.Errorf("target %q: holdTimeout must be positive", name))
+		}
+		if p.MaxHeld < 0 {
+			errs = append(errs, fmt.Errorf("target %q: maxHeld must not be negative", name))
+		}
+		if p.WaitingPage < PageOnTimeout || p.WaitingPage > PageOff {
+			errs = append(errs, fmt.Errorf("target %q: unknown waitingPage %d", name, int(p.WaitingPage)))
+		}
+		p.MaxHeld = orInt(p.MaxHeld, DefaultMaxHeld)
+		if prev, dup := seen[name]; dup && prev != p {
+			errs = append(errs, fmt.Errorf("target %q: listed more than once with different policies", name))
+		}
+		seen[name] = p
+	}
+	return errs
 }
 
 // Check decides what happens to req, holding it if its target is not ready. It returns
@@ -174,6 +196,26 @@ func (g *Gate) Draining() bool {
 func (g *Gate) Close() {
 	g.cancel()
 	g.wg.Wait()
+}
+
+// validate rejects negative bounds and durations: a negative back-off would make the wake
+// loop call Wake without pause, a negative MaxHeld would refuse every hold.
+func (o Options) validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"MaxHeld", o.MaxHeld < 0},
+		{"RetryAfter", o.RetryAfter < 0},
+		{"WakeBackoff", o.WakeBackoff < 0},
+		{"MaxWakeBackoff", o.MaxWakeBackoff < 0},
+	} {
+		if f.bad {
+			errs = append(errs, fmt.Errorf("gate: %s must not be negative", f.name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func orInt(v, d int) int {

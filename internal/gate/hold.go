@@ -16,6 +16,7 @@ type targetState struct {
 	name     string
 	policy   atomic.Pointer[Policy]
 	held     atomic.Int64
+	wakeups  atomic.Uint64 // Wake calls made
 	outcomes [len(outcomeNames)]prometheus.Counter
 	heldG    prometheus.Gauge
 	holdH    [len(outcomeNames)]prometheus.Observer
@@ -134,6 +135,7 @@ func (g *Gate) wakeLoop(st *targetState) {
 	defer g.wg.Done()
 	backoff := g.opts.WakeBackoff
 	for {
+		st.wakeups.Add(1)
 		if err := g.p.Wake(g.ctx, st.name); err != nil {
 			g.m.Wakeups.WithLabelValues(st.name, "error").Inc()
 			g.log.Warn("wake failed", "target", st.name, "err", err, "retryIn", backoff.String())

@@ -16,11 +16,12 @@ const (
 
 // TargetInfo describes one configured target.
 type TargetInfo struct {
-	Name   string
-	State  State
-	Ready  bool
-	Held   int64
-	Policy Policy
+	Name    string
+	State   State
+	Ready   bool
+	Held    int64
+	Wakeups uint64 // Wake calls made since the target was first configured
+	Policy  Policy
 }
 
 // Targets lists the configured targets and their states, in name order.
@@ -32,7 +33,7 @@ func (g *Gate) Targets() []TargetInfo {
 		st.mu.Lock()
 		waking := st.waking
 		st.mu.Unlock()
-		info := TargetInfo{Name: name, Ready: ready, Held: st.held.Load(), Policy: *st.policy.Load(), State: StateIdle}
+		info := TargetInfo{Name: name, Ready: ready, Held: st.held.Load(), Wakeups: st.wakeups.Load(), Policy: *st.policy.Load(), State: StateIdle}
 		switch {
 		case ready:
 			info.State = StateReady

@@ -98,7 +98,7 @@ const (
 var outcomeNames = [...]string{"pass", "ready", "released", "timeout", "overload", "waiting_page", "draining", "canceled"}
 
 func (o Outcome) String() string {
-	if int(o) < len(outcomeNames) {
+	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]
 	}
 	return fmt.Sprintf("outcome(%d)", int(o))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -19,7 +20,10 @@ type Rule struct {
 	// matching any non-empty label sequence before ".example.com"), optionally with a port
 	// ("localhost:10000"). A host without a port matches any port.
 	Hosts []string
-	// PathPrefixes default to ["/"]. The longest matching prefix wins across rules.
+	// PathPrefixes default to ["/"]. The most specific host decides first (exact host with
+	// port, exact host, then the longest wildcard suffix); among that host's rules whose
+	// prefix and headers match, the longest prefix wins, then the rule with more headers.
+	// If none of them match, the next less specific host is tried.
 	PathPrefixes []string
 	// Headers must all be present with exactly these values. Names are case-insensitive.
 	Headers map[string]string
@@ -135,10 +139,11 @@ func compileHeaders(h map[string]string) [][2]string {
 	return out
 }
 
+// headerKey encodes h unambiguously (values may contain any separator) for duplicate checks.
 func headerKey(h [][2]string) string {
 	var b strings.Builder
 	for _, kv := range h {
-		b.WriteString(kv[0] + "=" + kv[1] + ";")
+		b.WriteString(strconv.Quote(kv[0]) + "=" + strconv.Quote(kv[1]) + ";")
 	}
 	return b.String()
 }
@@ -211,9 +216,9 @@ func stripPort(h string) (string, bool) {
 	if i < 0 {
 		return h, false
 	}
-	if strings.HasPrefix(h, "[") { // "[v6]" or "[v6]:port"
-		if j := strings.IndexByte(h, ']'); j >= 0 && i > j {
-			return h[:i], true
+	if strings.HasPrefix(h, "[") { // "[v6]" or "[v6]:port"; anything else is kept whole
+		if j := strings.IndexByte(h, ']'); j >= 0 && j+1 < len(h) && h[j+1] == ':' {
+			return h[:j+1], true
 		}
 		return h, false
 	}
@@ -230,10 +235,19 @@ func stripQuery(p string) string {
 	return p
 }
 
+// lowerASCII lower-cases ASCII letters only, as host names compare; other bytes are kept
+// (strings.ToLower would also fold e.g. the Kelvin sign into "k"). It allocates only if
+// s has an upper-case ASCII letter.
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(s)
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + ('a' - 'A')
+				}
+			}
+			return string(b)
 		}
 	}
 	return s

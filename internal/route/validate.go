@@ -3,6 +3,8 @@ package route
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -24,10 +26,16 @@ func validateRule(r Rule) error {
 			errs = append(errs, fmt.Errorf("pathPrefixes: %q must start with \"/\"", p))
 		}
 	}
+	lower := make(map[string]string, len(r.Headers))
 	for k := range r.Headers {
-		if k == "" || strings.ContainsAny(k, " \t\r\n:") && !strings.HasPrefix(k, ":") {
+		// A pseudo-header (":method") may start with ":"; no other ":" or space is allowed.
+		if name := strings.TrimPrefix(k, ":"); name == "" || strings.ContainsAny(name, " \t\r\n:") {
 			errs = append(errs, fmt.Errorf("headers: invalid header name %q", k))
 		}
+		if other, dup := lower[strings.ToLower(k)]; dup {
+			errs = append(errs, fmt.Errorf("headers: %q and %q are the same header (names are case-insensitive)", min(k, other), max(k, other)))
+		}
+		lower[strings.ToLower(k)] = k
 	}
 	return errors.Join(errs...)
 }
@@ -43,16 +51,25 @@ func ValidateHost(h string) error {
 		if end < 0 {
 			return fmt.Errorf("host %q: unterminated IPv6 literal", h)
 		}
-		name, port = h[:end+1], strings.TrimPrefix(h[end+1:], ":")
-		hasPort = len(h) > end+1
+		rest := h[end+1:]
+		if rest != "" && rest[0] != ':' {
+			return fmt.Errorf("host %q: unexpected %q after the IPv6 literal", h, rest)
+		}
+		name, port, hasPort = h[:end+1], strings.TrimPrefix(rest, ":"), rest != ""
 	}
 	if hasPort {
-		if port == "" || strings.Trim(port, "0123456789") != "" || len(port) > 5 {
-			return fmt.Errorf("host %q: invalid port %q", h, port)
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("host %q: invalid port %q (want 1-65535)", h, port)
 		}
 	}
 	if strings.HasPrefix(name, "[") {
+		if a, err := netip.ParseAddr(name[1 : len(name)-1]); err != nil || !a.Is6() || a.Zone() != "" {
+			return fmt.Errorf("host %q: invalid IPv6 literal %q", h, name)
+		}
 		return nil
+	}
+	if name == "" {
+		return fmt.Errorf("host %q: empty host name", h)
 	}
 	if strings.HasPrefix(name, "*") {
 		if !strings.HasPrefix(name, "*.") || len(name) < 3 {

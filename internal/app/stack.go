@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/wakegate/wakegate/filter"
+	"github.com/wakegate/wakegate/internal/activity"
+	"github.com/wakegate/wakegate/internal/gate"
+	"github.com/wakegate/wakegate/internal/telemetry"
+	"github.com/wakegate/wakegate/scaler"
+)
+
+// stack is everything a serving subcommand runs. Build it with newStack, then run it.
+type stack struct {
+	opts    ServerOptions
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	tracker *activity.Tracker
+	gate    *gate.Gate
+	envoy   *grpc.Server   // ext_proc and gRPC health, for Envoy
+	scaler  *grpc.Server   // KEDA external scaler and its own gRPC health
+	keda    *scaler.Server // drained at shutdown so KEDA's streams end cleanly
+	probes  *probes
+	// infra are the long-running loops (providers); each runs until its ctx is cancelled.
+	infra []func(ctx context.Context) error
+}
+
+// stackConfig is what a subcommand contributes to its stack.
+type stackConfig struct {
+	Options  ServerOptions
+	Logger   *slog.Logger
+	Tracker  *activity.Tracker
+	Provider gate.Provider
+	Targets  []gate.Target
+	Resolver scaler.Resolver
+}
+
+func newStack(c stackConfig) (*stack, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, fmt.Errorf("register go collector: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, fmt.Errorf("register process collector: %w", err)
+	}
+	m, err := telemetry.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gate.New(gate.Options{Provider: c.Provider, Tracker: c.Tracker, Metrics: m, Logger: c.Logger,
+		MaxHeld: c.Options.MaxHeld, RetryAfter: c.Options.RetryAfter})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Configure(c.Targets); err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	s := &stack{opts: c.Options, log: c.Logger, reg: reg, tracker: c.Tracker, gate: g}
+	if err := s.buildServers(c); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stack) buildServers(c stackConfig) error {
+	envoyHealth := health.NewServer()
+	s.probes = newProbes(envoyHealth)
+
+	s.envoy = grpc.NewServer()
+	healthpb.RegisterHealthServer(s.envoy, envoyHealth)
+	extprocv3.RegisterExternalProcessorServer(s.envoy, filter.NewExtProc(filter.ExtProcOptions{
+		Gate: s.gate, Logger: s.log, OverrideMessageTimeout: s.opts.MessageTimeoutOverride,
+	}))
+
+	var sopts []grpc.ServerOption
+	if s.opts.ScalerTLS.Cert != "" {
+		creds, err := scaler.ServerCredentials(scaler.TLSFiles(s.opts.ScalerTLS))
+		if err != nil {
+			return &UsageError{Err: err}
+		}
+		sopts = append(sopts, grpc.Creds(creds))
+	}
+	keda, err := scaler.New(scaler.Options{Counts: s.tracker, Resolver: c.Resolver, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.keda = keda
+	s.scaler = grpc.NewServer(sopts...)
+	keda.Register(s.scaler)
+	return nil
+}
