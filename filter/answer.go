@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"strconv"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -21,8 +20,7 @@ func decisionResponse(d gate.Decision) *extprocv3.ProcessingResponse {
 	case gate.Pass, gate.Ready:
 		return requestHeadersContinue(nil)
 	case gate.Released:
-		ms := strconv.FormatInt(d.Held.Milliseconds(), 10)
-		return requestHeadersContinue(setHeaders([][2]string{{ColdStartHeader, ms}}))
+		return requestHeadersContinue(setHeaders(releasedHeaders(d)))
 	}
 	return immediateResponse(rejection(d))
 }

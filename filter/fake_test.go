@@ -69,6 +69,14 @@ func startExtProc(t *testing.T, opts ExtProcOptions) *harness {
 		return err
 	}))
 	extprocv3.RegisterExternalProcessorServer(srv, NewExtProc(opts))
+	h.client = extprocv3.NewExternalProcessorClient(serveBufconn(t, srv, lis))
+	return h
+}
+
+// serveBufconn serves srv on lis and returns a client connection to it; both are stopped
+// when the test ends.
+func serveBufconn(t *testing.T, srv *grpc.Server, lis *bufconn.Listener) *grpc.ClientConn {
+	t.Helper()
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -78,6 +86,8 @@ func startExtProc(t *testing.T, opts ExtProcOptions) *harness {
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
+		srv.Stop()
+		<-served
 		t.Fatalf("grpc.NewClient: %v", err)
 	}
 	t.Cleanup(func() {
@@ -85,8 +95,7 @@ func startExtProc(t *testing.T, opts ExtProcOptions) *harness {
 		srv.Stop()
 		<-served
 	})
-	h.client = extprocv3.NewExternalProcessorClient(conn)
-	return h
+	return conn
 }
 
 // recordingStream reports the first failed RecvMsg, so tests can wait until the server

@@ -74,6 +74,12 @@ func rejection(d gate.Decision) answer {
 	return a
 }
 
+// releasedHeaders are the request headers both adapters add for the upstream when a held
+// request is released: ColdStartHeader, the hold in whole milliseconds.
+func releasedHeaders(d gate.Decision) [][2]string {
+	return [][2]string{{ColdStartHeader, strconv.FormatInt(d.Held.Milliseconds(), 10)}}
+}
+
 // retryAfterSeconds formats d for Retry-After: whole seconds, rounded up, at least 1.
 func retryAfterSeconds(d time.Duration) string {
 	s := d / time.Second

@@ -248,11 +248,14 @@ func TestIdleStopAndRewake(t *testing.T) {
 		if r.status != http.StatusOK || r.header.Get("x-seen-cold-start") == "" {
 			t.Fatalf("request %d: status %d, x-seen-cold-start %q; want 200 after a cold start", i, r.status, r.header.Get("x-seen-cold-start"))
 		}
+		answered := time.Now()
 		s.awaitApp(t, "the idle stop", func(ts harness.TargetStatus) bool { return ts.State == "idle" && !ts.Ready })
+		t.Logf("request %d: cold start %sms; idle stop seen %v after the answer (idleTimeout 1s)", i, r.header.Get("x-seen-cold-start"), time.Since(answered).Round(time.Millisecond))
 		if _, err := tryGet(t.Context(), s.app.HealthURL(), ""); err == nil {
 			t.Fatalf("after idle stop %d the app still answers", i)
 		}
 	}
+	t.Log(s.wg.Log())
 	if n := s.appStarts(t); n != 2 {
 		t.Errorf("app started %d times, want 2", n)
 	}

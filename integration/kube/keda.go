@@ -20,11 +20,14 @@ const KEDANamespace = "keda"
 
 // StartKEDA installs KEDA's CRDs (see InstallKEDACRDs) and starts the KEDA operator built by
 // `tools/k8s/build.sh --with-keda`, every address it binds on loopback, returning once its
-// readiness probe answers. It fails when the operator has not been built. The operator is
-// stopped with the rest of the cluster.
+// readiness probe answers. It fails when the operator has not been built or is already running.
+// The operator is stopped with the rest of the cluster.
 func (c *Cluster) StartKEDA(ctx context.Context) error {
 	if c.bins.KEDAOperator == "" {
 		return fmt.Errorf("start KEDA: %w: keda-operator is missing: %s", ErrNotBuilt, buildHint)
+	}
+	if p := c.process("keda-operator"); p != nil && p.running() {
+		return fmt.Errorf("start KEDA: keda-operator already running as pid %d", p.pid())
 	}
 	if err := c.InstallKEDACRDs(); err != nil {
 		return err

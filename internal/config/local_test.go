@@ -80,7 +80,7 @@ targets:
     match:
       hosts: ["localhost", "*.web.localhost"]
       pathPrefixes: ["/app", "/api"]
-      headers: {x-tenant: demo}
+      headers: {x-tenant: demo, ":method": GET}
     process:
       command: ["sample-app", "--name", "x"]
       dir: sub
@@ -106,7 +106,7 @@ targets:
 	want := []LocalTarget{{
 		Name: "web-1",
 		Match: Match{Hosts: []string{"localhost", "*.web.localhost"}, PathPrefixes: []string{"/app", "/api"},
-			Headers: map[string]string{"x-tenant": "demo"}},
+			Headers: map[string]string{"x-tenant": "demo", ":method": "GET"}},
 		Process: Process{Command: []string{"sample-app", "--name", "x"}, Dir: dir, // no slash: left to PATH
 			// YAML 1.1 reads an unquoted yes as a boolean; the string field gets its JSON form.
 			Env: map[string]string{"GREETING": "hello", "PORT": "8080", "DEBUG": "true", "QUOTED": "yes"}},

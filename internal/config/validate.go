@@ -107,7 +107,7 @@ func validateMatch(p *parser, path string, m Match) {
 	}
 	lower := map[string]string{}
 	for _, k := range sortedKeys(m.Headers) {
-		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+		if k == "" || strings.ContainsAny(k, " \t\r\n") || strings.Contains(k[1:], ":") { // ":path" is fine
 			p.fail(path+".headers", "invalid header name %q", k)
 		}
 		if other, dup := lower[strings.ToLower(k)]; dup {

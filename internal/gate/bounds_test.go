@@ -157,6 +157,7 @@ func TestDrain(t *testing.T) {
 			tgt("up", pol(), "up.test"),
 			tgt("down", pol(), "down.test"),
 			tgt("soon", pol(), "soon.test"),
+			tgt("stale", pol(), "stale.test"),
 			tgt("page", Policy{HoldTimeout: testHold, WaitingPage: PageImmediate}, "page.test"),
 			tgt("off", Policy{HoldTimeout: testHold, WaitingPage: PageOff}, "off.test"))
 		h.p.setReady("up", true)
@@ -164,13 +165,15 @@ func TestDrain(t *testing.T) {
 		downBrowser := h.start(t.Context(), browser("down.test"))
 		downAPI := h.start(t.Context(), reqFor("down.test"))
 		soon := h.start(t.Context(), reqFor("soon.test"))
+		stale := h.start(t.Context(), reqFor("stale.test"))
 		const heldFor = 900 * time.Millisecond // before the first back-off
 		time.Sleep(heldFor)
 		if h.g.Draining() {
 			t.Fatal("Draining before Drain")
 		}
 		h.p.setReady("soon", true)
-		h.g.Drain() // races with soon's readiness change on purpose: either way, Released
+		h.p.setReadyQuietly("stale", true) // only Drain wakes this one: it must look again
+		h.g.Drain()
 		h.g.Drain() // idempotent
 		if !h.g.Draining() {
 			t.Fatal("not Draining after Drain")
@@ -181,6 +184,7 @@ func TestDrain(t *testing.T) {
 			want Decision
 		}{
 			{"held, target became ready", <-soon, Decision{Outcome: Released, Target: "soon", Held: heldFor, RetryAfter: DefaultRetryAfter}},
+			{"held, target ready when drained", <-stale, Decision{Outcome: Released, Target: "stale", Held: heldFor, RetryAfter: DefaultRetryAfter}},
 			{"held browser", <-downBrowser, Decision{Outcome: Draining, Target: "down", Held: heldFor, RetryAfter: DefaultRetryAfter, HTML: true}},
 			{"held API client", <-downAPI, Decision{Outcome: Draining, Target: "down", Held: heldFor, RetryAfter: DefaultRetryAfter}},
 			{"new, not ready", h.g.Check(t.Context(), reqFor("down.test")), Decision{Outcome: Draining, Target: "down", RetryAfter: DefaultRetryAfter}},
@@ -203,7 +207,7 @@ func TestDrain(t *testing.T) {
 				t.Errorf("%s: %d Wake calls, want %d (none for requests answered Draining)", name, n, want)
 			}
 		}
-		for _, name := range []string{"up", "down", "soon", "page", "off"} {
+		for _, name := range []string{"up", "down", "soon", "stale", "page", "off"} {
 			if s := h.stats(t, name); s.Busy() {
 				t.Errorf("%s: Stats = %+v after every request finished", name, s)
 			}

@@ -72,6 +72,14 @@ func (p *fakeProvider) setReady(name string, ready bool) {
 	t.changed = make(chan struct{})
 }
 
+// setReadyQuietly changes name's readiness without closing its channel, like a provider
+// whose notification lags behind its state.
+func (p *fakeProvider) setReadyQuietly(name string, ready bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target(name).ready = ready
+}
+
 // failWake makes every later Wake return err (nil: succeed again).
 func (p *fakeProvider) failWake(err error) {
 	p.mu.Lock()

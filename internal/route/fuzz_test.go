@@ -16,6 +16,7 @@ var fuzzRules = []Rule{
 	{Target: "v6", Hosts: []string{"[::1]", "[::1]:8443"}},
 	{Target: "canary", Hosts: []string{"a.example.com", "*.example.com"}, PathPrefixes: []string{"/api"}, Headers: map[string]string{"X-Canary": "yes"}},
 	{Target: "local", Hosts: []string{"localhost", "127.0.0.1:80"}},
+	{Target: "k", Hosts: []string{"k.example.net"}},
 }
 
 // refSplit is an independent statement of how an authority splits into name and port:
@@ -108,6 +109,7 @@ func FuzzMatch(f *testing.F) {
 		{"[::1]x:8443", "/", ""},
 		{"[::1]:8443:1", "/", ""},
 		{"\u212A.example.com", "/w#", ""},
+		{"\u212A.EXAMPLE.NET", "/", ""}, // the Kelvin sign is not "k"
 		{"LOCALHOST:1", "/?", ""},
 		{"127.0.0.1:80", "/", ""},
 		{"", "", ""},

@@ -4,6 +4,9 @@
 //
 // Each process runs in its own process group with a parent-death signal of SIGKILL, so
 // stopping it reaches its children too and a wakegate that is killed leaves no orphans.
+// When a process exits, whatever is left of its group is killed as well. (Linux delivers the
+// parent-death signal when the forking thread ends; Go keeps its threads unless a goroutine
+// exits while locked to one, which wakegate does not do.)
 package local
 
 import (
