@@ -11,7 +11,8 @@ import (
 // BenchmarkWarmPath compares a request to a ready app through Envoy with the ext_proc
 // filter (one round trip to wakegate) and without it, on the same Envoy and app.
 func BenchmarkWarmPath(b *testing.B) {
-	s := startStack(b, stackOptions{envoy: func(l *envoy.Local) { l.Direct, l.DirectPort = true, 0 }})
+	// Info logs: the harness default (debug) writes a line per request.
+	s := startStack(b, stackOptions{args: []string{"--log-level", "info"}, envoy: func(l *envoy.Local) { l.Direct, l.DirectPort = true, 0 }})
 	if r := s.get(b, appHost); r.status != http.StatusOK {
 		b.Fatalf("wake-up request: status %d", r.status)
 	}

@@ -255,7 +255,6 @@ func TestIdleStopAndRewake(t *testing.T) {
 			t.Fatalf("after idle stop %d the app still answers", i)
 		}
 	}
-	t.Log(s.wg.Log())
 	if n := s.appStarts(t); n != 2 {
 		t.Errorf("app started %d times, want 2", n)
 	}

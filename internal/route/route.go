@@ -21,7 +21,7 @@ type Rule struct {
 	// ("localhost:10000"). A host without a port matches any port.
 	Hosts []string
 	// PathPrefixes default to ["/"]. The most specific host decides first (exact host with
-	// port, exact host, then the longest wildcard suffix); among that host's rules whose
+	// port, exact host, then wildcards by longest suffix, with port before without); among that host's rules whose
 	// prefix and headers match, the longest prefix wins, then the rule with more headers.
 	// If none of them match, the next less specific host is tried.
 	PathPrefixes []string
@@ -51,18 +51,13 @@ type entry struct {
 // Table is a compiled, immutable set of rules.
 type Table struct {
 	exact    map[string][]entry // host or host:port → entries, longest prefix first
-	wildcard []wildEntries      // longest suffix first
-}
-
-type wildEntries struct {
-	suffix  string // ".example.com" or ".example.com:8080"
-	entries []entry
+	wildcard map[string][]entry // ".example.com" → entries
+	wildPort map[string][]entry // ".example.com:8080" → entries
 }
 
 // New compiles rules into a Table. It returns every problem found, each naming the target.
 func New(rules []Rule) (*Table, error) {
-	t := &Table{exact: map[string][]entry{}}
-	wild := map[string][]entry{}
+	t := &Table{exact: map[string][]entry{}, wildcard: map[string][]entry{}, wildPort: map[string][]entry{}}
 	seen := map[string]string{}
 	var errs []error
 	for i, r := range rules {
@@ -86,7 +81,11 @@ func New(rules []Rule) (*Table, error) {
 				seen[key] = r.Target
 				e := entry{target: r.Target, prefix: p, headers: hdrs, order: i}
 				if strings.HasPrefix(h, "*.") {
-					wild[h[1:]] = append(wild[h[1:]], e)
+					w := t.wildcard
+					if strings.Contains(h, ":") {
+						w = t.wildPort
+					}
+					w[h[1:]] = append(w[h[1:]], e)
 				} else {
 					t.exact[h] = append(t.exact[h], e)
 				}
@@ -96,20 +95,11 @@ func New(rules []Rule) (*Table, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for h := range t.exact {
-		sortEntries(t.exact[h])
-	}
-	for s, es := range wild {
-		sortEntries(es)
-		t.wildcard = append(t.wildcard, wildEntries{suffix: s, entries: es})
-	}
-	sort.Slice(t.wildcard, func(i, j int) bool {
-		a, b := t.wildcard[i].suffix, t.wildcard[j].suffix
-		if len(a) != len(b) {
-			return len(a) > len(b)
+	for _, m := range []map[string][]entry{t.exact, t.wildcard, t.wildPort} {
+		for _, es := range m {
+			sortEntries(es)
 		}
-		return a < b
-	})
+	}
 	return t, nil
 }
 
@@ -167,16 +157,21 @@ func (t *Table) Match(req Request) (string, bool) {
 			return tgt, true
 		}
 	}
-	for _, w := range t.wildcard {
-		h := hostOnly
-		if strings.Contains(w.suffix, ":") {
-			if !hasPort {
-				continue
-			}
-			h = host
+	// Wildcards: the longest suffix first, walking the dots of the host name; at each
+	// suffix a rule with a port ("*.example.com:8080") comes before one without.
+	for i := 1; i < len(hostOnly); i++ {
+		if hostOnly[i] != '.' {
+			continue
 		}
-		if len(h) > len(w.suffix) && strings.HasSuffix(h, w.suffix) {
-			if tgt, ok := matchEntries(w.entries, path, req.Headers); ok {
+		if hasPort {
+			if es, ok := t.wildPort[host[i:]]; ok {
+				if tgt, ok := matchEntries(es, path, req.Headers); ok {
+					return tgt, true
+				}
+			}
+		}
+		if es, ok := t.wildcard[hostOnly[i:]]; ok {
+			if tgt, ok := matchEntries(es, path, req.Headers); ok {
 				return tgt, true
 			}
 		}
