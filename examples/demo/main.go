@@ -30,7 +30,7 @@ func main() {
 
 type options struct {
 	envoyBin, wakegateBin, config, envoyConfig, logDir string
-	oneshot                                           bool
+	oneshot                                            bool
 }
 
 func run() error {
