@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -132,7 +133,7 @@ func (s *ExtAuthz) cutShort(d gate.Decision, req gate.Request) gate.Decision {
 // canceledStatus is the error for a call whose context ended (Canceled unless its deadline
 // passed), or Canceled if the gate gave up on its own.
 func canceledStatus(ctx context.Context) error {
-	if ctx.Err() == context.DeadlineExceeded {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return status.Error(codes.DeadlineExceeded, "ext_authz: deadline exceeded while held")
 	}
 	return status.Error(codes.Canceled, "ext_authz: request canceled while held")

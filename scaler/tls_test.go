@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"github.com/wakegate/wakegate/internal/tlsreload"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -105,12 +106,13 @@ func (p *pki) write(t *testing.T, name, blockType string, der []byte) string {
 }
 
 // serveTLS starts the scaler on 127.0.0.1:0 with files' credentials and returns its address.
-func serveTLS(t *testing.T, files TLSFiles) string {
+func serveTLS(t *testing.T, files tlsreload.Files) string {
 	t.Helper()
-	creds, err := ServerCredentials(files)
+	r, err := tlsreload.New(files, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	creds := credentials.NewTLS(r.ServerConfig())
 	srv, err := New(Options{Counts: activity.New(0), Resolver: newFakeResolver("app")})
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +156,7 @@ func TestTLS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			files := TLSFiles{Cert: p.certFile, Key: p.keyFile}
+			files := tlsreload.Files{Cert: p.certFile, Key: p.keyFile}
 			if tc.ca {
 				files.CA = p.caFile
 			}
@@ -165,41 +167,6 @@ func TestTLS(t *testing.T) {
 			err := callTLS(t, p, serveTLS(t, files), certs)
 			if got := status.Code(err); got != tc.wantCode {
 				t.Fatalf("IsActive over TLS: code %v (%v), want %v", got, err, tc.wantCode)
-			}
-		})
-	}
-}
-
-func TestServerCredentialsErrors(t *testing.T) {
-	p := newPKI(t)
-	missing := filepath.Join(p.dir, "missing.pem")
-	garbage := filepath.Join(p.dir, "garbage.pem")
-	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name  string
-		files TLSFiles
-		want  []string
-	}{
-		{"no key", TLSFiles{Cert: p.certFile}, []string{"key file", p.certFile}},
-		{"no cert", TLSFiles{Key: p.keyFile}, []string{"cert file", p.keyFile}},
-		{"missing cert", TLSFiles{Cert: missing, Key: p.keyFile}, []string{"cert file", missing}},
-		{"missing key", TLSFiles{Cert: p.certFile, Key: missing}, []string{"key file", missing}},
-		{"key does not match", TLSFiles{Cert: p.certFile, Key: garbage}, []string{p.certFile, garbage}},
-		{"missing CA", TLSFiles{Cert: p.certFile, Key: p.keyFile, CA: missing}, []string{"CA file", missing}},
-		{"CA without certificates", TLSFiles{Cert: p.certFile, Key: p.keyFile, CA: garbage}, []string{"CA file", garbage, "no PEM certificate"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ServerCredentials(tc.files)
-			if err == nil {
-				t.Fatal("ServerCredentials succeeded")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
 			}
 		})
 	}

@@ -28,6 +28,7 @@ type ServerOptions struct {
 	ShutdownTimeout        time.Duration // bound on the gRPC graceful stop
 	MessageTimeoutOverride bool          // send override_message_timeout when a hold starts
 
+	EnvoyTLS  TLSFiles // optional TLS (and client-certificate checks) for the Envoy port
 	ScalerTLS TLSFiles // optional TLS for the scaler port
 }
 
@@ -47,6 +48,9 @@ func (o *ServerOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "bound on waiting for open gRPC streams at shutdown")
 	fs.BoolVar(&o.MessageTimeoutOverride, "message-timeout-override", false,
 		"send ext_proc override_message_timeout when a hold starts (Envoy needs max_message_timeout set)")
+	fs.StringVar(&o.EnvoyTLS.Cert, "envoy-tls-cert", "", "PEM certificate `file` for the Envoy port (reloaded when it changes)")
+	fs.StringVar(&o.EnvoyTLS.Key, "envoy-tls-key", "", "PEM private key `file` for the Envoy port")
+	fs.StringVar(&o.EnvoyTLS.CA, "envoy-tls-ca", "", "PEM CA `file`: require client certificates signed by it on the Envoy port")
 	fs.StringVar(&o.ScalerTLS.Cert, "scaler-tls-cert", "", "PEM certificate `file` for the scaler port")
 	fs.StringVar(&o.ScalerTLS.Key, "scaler-tls-key", "", "PEM private key `file` for the scaler port")
 	fs.StringVar(&o.ScalerTLS.CA, "scaler-tls-ca", "", "PEM CA `file`: require client certificates signed by it on the scaler port")
@@ -72,14 +76,21 @@ func (o *ServerOptions) Validate() []error {
 			errs = append(errs, fmt.Errorf("%s %s: must be at least %s", d.flag, d.v, d.min))
 		}
 	}
-	if (o.ScalerTLS.Cert == "") != (o.ScalerTLS.Key == "") {
-		errs = append(errs, errors.New("--scaler-tls-cert and --scaler-tls-key must be given together"))
-	}
-	if o.ScalerTLS.CA != "" && o.ScalerTLS.Cert == "" {
-		errs = append(errs, errors.New("--scaler-tls-ca needs --scaler-tls-cert and --scaler-tls-key"))
-	}
+	errs = append(errs, o.EnvoyTLS.validate("--envoy-tls")...)
+	errs = append(errs, o.ScalerTLS.validate("--scaler-tls")...)
 	if _, err := newLogger(io.Discard, o.LogFormat, o.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	return errs
+}
+
+func (f TLSFiles) validate(prefix string) []error {
+	var errs []error
+	if (f.Cert == "") != (f.Key == "") {
+		errs = append(errs, fmt.Errorf("%s-cert and %s-key must be given together", prefix, prefix))
+	}
+	if f.CA != "" && f.Cert == "" {
+		errs = append(errs, fmt.Errorf("%s-ca needs %s-cert and %s-key", prefix, prefix, prefix))
 	}
 	return errs
 }

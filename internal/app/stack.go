@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/wakegate/wakegate/internal/activity"
 	"github.com/wakegate/wakegate/internal/gate"
 	"github.com/wakegate/wakegate/internal/telemetry"
+	"github.com/wakegate/wakegate/internal/tlsreload"
 	"github.com/wakegate/wakegate/scaler"
 )
 
@@ -76,19 +79,20 @@ func (s *stack) buildServers(c stackConfig) error {
 	envoyHealth := health.NewServer()
 	s.probes = newProbes(envoyHealth)
 
-	s.envoy = grpc.NewServer()
+	eopts, err := s.serverOptions(s.opts.EnvoyTLS, "--envoy-tls")
+	if err != nil {
+		return err
+	}
+	s.envoy = grpc.NewServer(eopts...)
 	healthpb.RegisterHealthServer(s.envoy, envoyHealth)
 	extprocv3.RegisterExternalProcessorServer(s.envoy, filter.NewExtProc(filter.ExtProcOptions{
 		Gate: s.gate, Logger: s.log, OverrideMessageTimeout: s.opts.MessageTimeoutOverride,
 	}))
+	authv3.RegisterAuthorizationServer(s.envoy, filter.NewExtAuthz(filter.ExtAuthzOptions{Gate: s.gate, Logger: s.log}))
 
-	var sopts []grpc.ServerOption
-	if s.opts.ScalerTLS.Cert != "" {
-		creds, err := scaler.ServerCredentials(scaler.TLSFiles(s.opts.ScalerTLS))
-		if err != nil {
-			return &UsageError{Err: err}
-		}
-		sopts = append(sopts, grpc.Creds(creds))
+	sopts, err := s.serverOptions(s.opts.ScalerTLS, "--scaler-tls")
+	if err != nil {
+		return err
 	}
 	keda, err := scaler.New(scaler.Options{Counts: s.tracker, Resolver: c.Resolver, Logger: s.log})
 	if err != nil {
@@ -98,4 +102,17 @@ func (s *stack) buildServers(c stackConfig) error {
 	s.scaler = grpc.NewServer(sopts...)
 	keda.Register(s.scaler)
 	return nil
+}
+
+// serverOptions returns the TLS option for a gRPC server, if its files are set. The
+// certificate and CA are re-read when the files change (cert-manager rotates in place).
+func (s *stack) serverOptions(f TLSFiles, flagPrefix string) ([]grpc.ServerOption, error) {
+	if f.Cert == "" {
+		return nil, nil
+	}
+	r, err := tlsreload.New(tlsreload.Files(f), s.log.With("tls", flagPrefix))
+	if err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("%s: %w", flagPrefix, err)}
+	}
+	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(r.ServerConfig()))}, nil
 }
