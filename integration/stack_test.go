@@ -28,7 +28,7 @@ type stack struct {
 
 // stackOptions adjust the default stack.
 type stackOptions struct {
-	startupDelay string                    // the app's --startup-delay
+	startupDelay string                     // the app's --startup-delay
 	target       func(*harness.LocalTarget) // edits the default target
 	envoy        func(*envoy.Local)         // edits the Envoy bootstrap
 	args         []string                   // more wakegate flags

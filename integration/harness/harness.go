@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,8 +79,18 @@ func GiveUp(err error) error { return giveUp{err} }
 
 // FreePort returns a loopback TCP port that was free a moment ago, for a process whose
 // address must be known before it starts (an app wakegate will start, named in the Envoy
-// config). Prefer 127.0.0.1:0 wherever the process can report its own address.
+// config). Prefer 127.0.0.1:0 wherever the process can report its own address. The port is
+// drawn below Linux's default ephemeral range (32768-60999), so outgoing connections and
+// other processes' :0 listeners are unlikely to take it before it is used.
 func FreePort() (int, error) {
+	for range 100 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
@@ -86,6 +98,9 @@ func FreePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// The range FreePort draws from first.
+const freePortLow, freePortHigh = 20000, 32768
 
 // FreePortForTest is FreePort failing t.
 func FreePortForTest(t TB) int {
