@@ -41,6 +41,7 @@ func ExitCode(err error) int {
 const usage = `usage: wakegate <command> [flags]
 
 commands:
+  serve     run in Kubernetes: targets are KEDA ScaledObjects with an external-push trigger
   local     run against local processes described by a config file (--config)
   version   print the version
 Run "wakegate <command> -h" for the command's flags.`
@@ -51,6 +52,8 @@ func Main(ctx context.Context, env Env) error {
 		return usageErrorf("no command given\n%s", usage)
 	}
 	switch cmd, args := env.Args[0], env.Args[1:]; cmd {
+	case "serve":
+		return runServe(ctx, env, args)
 	case "local":
 		return runLocal(ctx, env, args)
 	case "version", "--version", "-version":

@@ -19,8 +19,15 @@ type probes struct {
 	started  atomic.Bool
 	grpc     []*health.Server
 
-	mu    sync.Mutex
-	beats map[string]beat
+	mu     sync.Mutex
+	beats  map[string]beat
+	checks []readyCheck
+}
+
+// readyCheck is one more readiness condition, such as informers synced.
+type readyCheck struct {
+	name string
+	ok   func() bool
 }
 
 type beat struct {
@@ -42,9 +49,40 @@ func (p *probes) tick(loop string, max time.Duration) {
 	p.mu.Unlock()
 }
 
-// setStarted marks the process ready to take traffic.
+// requireReady adds a readiness condition: /readyz and gRPC health stay not ready until
+// ok reports true. Call it before the stack runs.
+func (p *probes) requireReady(name string, ok func() bool) {
+	p.mu.Lock()
+	p.checks = append(p.checks, readyCheck{name: name, ok: ok})
+	p.mu.Unlock()
+}
+
+// notReady returns the readiness conditions not met yet.
+func (p *probes) notReady() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, c := range p.checks {
+		if !c.ok() {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// setStarted marks the process as serving; it is ready once every readiness condition holds.
 func (p *probes) setStarted() {
 	p.started.Store(true)
+	p.refresh()
+}
+
+// refresh sets the gRPC health status from the readiness conditions; the heartbeat calls
+// it every second so gRPC health follows /readyz.
+func (p *probes) refresh() {
+	if p.draining.Load() || !p.started.Load() || len(p.notReady()) > 0 {
+		p.setGRPC(healthpb.HealthCheckResponse_NOT_SERVING)
+		return
+	}
 	p.setGRPC(healthpb.HealthCheckResponse_SERVING)
 }
 
@@ -87,6 +125,8 @@ func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 	case !p.started.Load():
 		http.Error(w, "starting", http.StatusServiceUnavailable)
+	case len(p.notReady()) > 0:
+		http.Error(w, "waiting for: "+strings.Join(p.notReady(), ", "), http.StatusServiceUnavailable)
 	default:
 		fmt.Fprintln(w, "ok")
 	}

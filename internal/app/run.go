@@ -147,6 +147,7 @@ func (s *stack) heartbeat(ctx context.Context) {
 	for {
 		s.gate.Targets()
 		s.probes.tick("gate", 10*time.Second)
+		s.probes.refresh()
 		select {
 		case <-ctx.Done():
 			return
