@@ -49,7 +49,15 @@ $(ENVOY_LOCAL):
 k8s:
 	bash tools/k8s/build.sh --with-keda
 
-test: $(ENVOY_BIN) k8s
+# Debian's Chromium for the browser test (integration/browser_test.go), installed only when
+# /usr/bin/chromium is missing; the package lists are refreshed if the first try fails.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@/usr/bin/chromium --version
+
+test: $(ENVOY_BIN) k8s chromium
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout $(TEST_TIMEOUT) ./...
 

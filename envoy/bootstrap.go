@@ -69,21 +69,10 @@ func DefaultLocal() Local {
 
 // Validate reports every field that cannot make a working bootstrap, by name.
 func (l Local) Validate() error {
-	var errs []error
-	for _, p := range []struct {
-		name string
-		v    int
-	}{{"AdminPort", l.AdminPort}, {"ListenPort", l.ListenPort}, {"DirectPort", l.DirectPort},
-		{"AppPort", l.AppPort}, {"WakegatePort", l.WakegatePort}} {
-		if p.v < 0 || p.v > 65535 {
-			errs = append(errs, fmt.Errorf("envoy local bootstrap: %s %d out of range 0-65535", p.name, p.v))
-		}
-	}
-	for _, p := range []struct{ name, v string }{{"Host", l.Host}, {"AppHost", l.AppHost}, {"WakegateHost", l.WakegateHost}} {
-		if p.v == "" || strings.ContainsAny(p.v, " \t\n{}:,") {
-			errs = append(errs, fmt.Errorf("envoy local bootstrap: %s %q is not an IP address or host name", p.name, p.v))
-		}
-	}
+	const what = "envoy local bootstrap"
+	errs := checkPorts(what, []namedInt{{"AdminPort", l.AdminPort}, {"ListenPort", l.ListenPort}, {"DirectPort", l.DirectPort},
+		{"AppPort", l.AppPort}, {"WakegatePort", l.WakegatePort}})
+	errs = append(errs, checkHosts(what, []namedString{{"Host", l.Host}, {"AppHost", l.AppHost}, {"WakegateHost", l.WakegateHost}})...)
 	if l.AppPort == 0 || l.WakegatePort == 0 {
 		errs = append(errs, errors.New("envoy local bootstrap: AppPort and WakegatePort must be set (the OS cannot choose them for Envoy)"))
 	}
@@ -96,22 +85,58 @@ func (l Local) Validate() error {
 	return errors.Join(errs...)
 }
 
+// namedInt and namedString pair a field's name with its value, for error messages.
+type namedInt struct {
+	name string
+	v    int
+}
+
+type namedString struct{ name, v string }
+
+// checkPorts reports each port outside 0-65535; what names the bootstrap.
+func checkPorts(what string, ports []namedInt) []error {
+	var errs []error
+	for _, p := range ports {
+		if p.v < 0 || p.v > 65535 {
+			errs = append(errs, fmt.Errorf("%s: %s %d out of range 0-65535", what, p.name, p.v))
+		}
+	}
+	return errs
+}
+
+// checkHosts reports each host that is empty or holds characters YAML flow syntax or an
+// address cannot contain; what names the bootstrap.
+func checkHosts(what string, hosts []namedString) []error {
+	var errs []error
+	for _, h := range hosts {
+		if h.v == "" || strings.ContainsAny(h.v, " \t\n{}:,") {
+			errs = append(errs, fmt.Errorf("%s: %s %q is not an IP address or host name", what, h.name, h.v))
+		}
+	}
+	return errs
+}
+
 // RenderLocal writes l as an Envoy bootstrap YAML to w.
 func RenderLocal(w io.Writer, l Local) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
-	t, err := template.New("envoy.yaml.tmpl").Option("missingkey=error").
-		Funcs(template.FuncMap{"dur": Duration}).Parse(localTemplate)
-	if err != nil {
-		return fmt.Errorf("parse envoy/local/envoy.yaml.tmpl: %w", err)
-	}
-	data := struct {
+	return render(w, "local/envoy.yaml.tmpl", localTemplate, struct {
 		Local
 		EnvoyVersion string
-	}{l, Version}
+	}{l, Version})
+}
+
+// render executes the template text, named by its path under envoy/ for messages, with
+// data. Templates get the functions dur (Duration) and quote (a double-quoted string).
+func render(w io.Writer, path, text string, data any) error {
+	t, err := template.New(path).Option("missingkey=error").
+		Funcs(template.FuncMap{"dur": Duration, "quote": strconv.Quote}).Parse(text)
+	if err != nil {
+		return fmt.Errorf("parse envoy/%s: %w", path, err)
+	}
 	if err := t.Execute(w, data); err != nil {
-		return fmt.Errorf("render envoy/local/envoy.yaml.tmpl: %w", err)
+		return fmt.Errorf("render envoy/%s: %w", path, err)
 	}
 	return nil
 }

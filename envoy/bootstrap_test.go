@@ -11,26 +11,37 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite local/envoy.yaml from its template")
+var update = flag.Bool("update", false, "rewrite the generated bootstraps (local/envoy.yaml, ext_authz/envoy.yaml) from their templates")
 
-// TestLocalGolden keeps local/envoy.yaml equal to the template rendered with DefaultLocal.
+// TestLocalGolden keeps every generated bootstrap equal to its template rendered with the
+// defaults. (`make envoy-config` runs it with -update.)
 func TestLocalGolden(t *testing.T) {
-	var buf bytes.Buffer
-	if err := RenderLocal(&buf, DefaultLocal()); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		path   string
+		render func(*bytes.Buffer) error
+	}{
+		{"local/envoy.yaml", func(b *bytes.Buffer) error { return RenderLocal(b, DefaultLocal()) }},
+		{"ext_authz/envoy.yaml", func(b *bytes.Buffer) error { return RenderExtAuthz(b, DefaultExtAuthz()) }},
 	}
-	const path = "local/envoy.yaml"
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(buf.String(), string(got)); diff != "" {
-		t.Errorf("%s is out of date with local/envoy.yaml.tmpl; run `make envoy-config` (-want +got):\n%s", path, diff)
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.render(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if *update {
+				if err := os.WriteFile(tt.path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(buf.String(), string(got)); diff != "" {
+				t.Errorf("%s is out of date with its template; run `make envoy-config` (-want +got):\n%s", tt.path, diff)
+			}
+		})
 	}
 }
 

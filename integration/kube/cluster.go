@@ -115,12 +115,13 @@ func Start(t TB, opts Options) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.StartTimeout)
 	defer cancel()
 	began := time.Now()
-	if err := c.bringUp(ctx); err != nil {
-		c.logTails()
-		c.Stop()
+	timings, err := c.bringUp(ctx)
+	if err != nil {
+		c.Stop() // the cleanup logs the tails of the logs once t has failed
 		t.Fatalf("kube: start control plane: %v", err)
 	}
-	t.Logf("kube: control plane up in %v at %s (state %s)", time.Since(began).Round(time.Millisecond), c.server, c.dir)
+	t.Logf("kube: control plane up in %v (%s) at %s, state in %s",
+		time.Since(began).Round(time.Millisecond), timings, c.server, c.dir)
 	return c
 }
 

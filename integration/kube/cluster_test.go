@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,20 +46,22 @@ func TestScaleFromZeroReadiesEndpointSlice(t *testing.T) {
 			sliceReady.fire(s)
 		}
 	})
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	stopInformers := make(chan struct{})
+	factory.Start(stopInformers)
+	defer func() { close(stopInformers); factory.Shutdown() }()
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			t.Fatalf("informer for %v did not sync", typ)
 		}
 	}
 
-	scaled := time.Now()
-	scale, err := cs.AppsV1().Deployments(ns).GetScale(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get scale: %v", err)
+	// No resourceVersion: an unconditional update, so that the Deployment controller writing
+	// the status meanwhile cannot make it conflict.
+	scale := &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec:       autoscalingv1.ScaleSpec{Replicas: 1},
 	}
-	scale.Spec.Replicas = 1
+	scaled := time.Now()
 	if _, err := cs.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("update scale: %v", err)
 	}

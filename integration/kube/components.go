@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // podCIDR is the range kwok hands pod IPs out of; nodeIP is the fake node's address. Neither is
@@ -16,22 +18,34 @@ const (
 )
 
 // bringUp starts etcd, the apiserver, the controller-manager, the scheduler and kwok, registers
-// the fake node and waits until the cluster can run pods.
-func (c *Cluster) bringUp(ctx context.Context) error {
+// the fake node and waits until the cluster can run pods. It returns how long each step took.
+func (c *Cluster) bringUp(ctx context.Context) (string, error) {
 	var err error
 	if c.pki, err = newPKI(filepath.Join(c.dir, "pki")); err != nil {
-		return err
+		return "", err
 	}
-	if err := retryOnAddrInUse(ctx, c.startEtcd); err != nil {
-		return err
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"etcd", func(ctx context.Context) error { return retryOnAddrInUse(ctx, c.startEtcd) }},
+		{"apiserver", func(ctx context.Context) error { return retryOnAddrInUse(ctx, c.startAPIServer) }},
+		{"node+serviceaccount", func(ctx context.Context) error {
+			if err := c.startControllers(); err != nil {
+				return err
+			}
+			return c.waitWorkloadReady(ctx)
+		}},
 	}
-	if err := retryOnAddrInUse(ctx, c.startAPIServer); err != nil {
-		return err
+	var timings []string
+	for _, s := range steps {
+		began := time.Now()
+		if err := s.run(ctx); err != nil {
+			return "", err
+		}
+		timings = append(timings, fmt.Sprintf("%s %v", s.name, time.Since(began).Round(time.Millisecond)))
 	}
-	if err := c.startControllers(); err != nil {
-		return err
-	}
-	return c.waitWorkloadReady(ctx)
+	return strings.Join(timings, ", "), nil
 }
 
 // retryOnAddrInUse runs start, and once more if it failed because a chosen port was taken.
@@ -94,6 +108,9 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		// which EndpointSlice validation rejects.
 		"--endpoint-reconciler-type", "none",
 		"--enable-priority-and-fairness=false", "--profiling=false",
+		// Shut down within ~2 s of SIGTERM once requests drain, instead of waiting up to the
+		// request timeout (60 s) for open watches.
+		"--shutdown-send-retry-after=true",
 	}
 	p, err := c.launch(procSpec{name: "kube-apiserver", path: c.bins.APIServer, args: append(args, c.opts.APIServerArgs...)})
 	if err != nil {
@@ -107,10 +124,14 @@ func (c *Cluster) waitAPIServerReady(ctx context.Context, p *process) error {
 	return waitHTTPReady(ctx, p, httpProbe{url: c.server + "/readyz", tls: c.RESTConfig()})
 }
 
-// startControllers starts kube-controller-manager, kube-scheduler and kwok, each under its own
-// identity; none of them opens a port.
+// startControllers starts kube-controller-manager, kube-scheduler and kwok, each with its own
+// kubeconfig; none of them opens a port. The controller-manager runs every controller under its
+// own identity, made a cluster admin: with per-controller service-account credentials
+// (--use-service-account-credentials) bring-up took 6 s instead of 0.4 s and a scale-up 0.5 s
+// instead of 0.1 s on a 2-core machine.
 func (c *Cluster) startControllers() error {
-	kcm, err := newIdentity(c.pki, c.dir, c.server, "kube-controller-manager", "system:kube-controller-manager")
+	kcm, err := newIdentity(c.pki, c.dir, c.server, "kube-controller-manager", "system:kube-controller-manager",
+		"system:masters")
 	if err != nil {
 		return err
 	}
@@ -122,7 +143,7 @@ func (c *Cluster) startControllers() error {
 		{name: "kube-controller-manager", path: c.bins.ControllerManager, args: append(componentArgs(kcm),
 			"--service-account-private-key-file", c.pki.saKey, "--root-ca-file", c.pki.caCert,
 			"--cluster-signing-cert-file", c.pki.caCert, "--cluster-signing-key-file", c.pki.caKey,
-			"--use-service-account-credentials=true")},
+			"--use-service-account-credentials=false")},
 		{name: "kube-scheduler", path: c.bins.Scheduler, args: componentArgs(sched)},
 		{name: "kwok", path: c.bins.Kwok, args: []string{
 			"--kubeconfig", c.admin.kubeconfig, "--config", c.opts.KwokStages,

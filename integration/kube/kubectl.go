@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,7 @@ func kedaModuleDir() (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", kedaModule+"@"+version)
 	cmd.Dir = wrapper
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

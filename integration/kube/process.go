@@ -91,12 +91,6 @@ func (p *process) stop(grace time.Duration) {
 	if !p.running() {
 		return
 	}
-	began := time.Now()
-	defer func() {
-		fmt.Fprintf(os.Stderr, "DEBUG stop %s took %v\n", p.spec.name, time.Since(began))
-		b, _ := os.ReadFile(p.spec.logPath)
-		os.WriteFile("/tmp/k8sdebug-"+p.spec.name+".log", b, 0o644)
-	}()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only if it exited meanwhile
 	timer := time.NewTimer(grace)
 	defer timer.Stop()

@@ -34,8 +34,9 @@ func TestWatchRecoversAfterAPIServerRestart(t *testing.T) {
 			s.fire(cm)
 		}
 	})
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	stopInformers := make(chan struct{})
+	factory.Start(stopInformers)
+	defer func() { close(stopInformers); factory.Shutdown() }()
 	factory.WaitForCacheSync(ctx.Done())
 	createConfigMap(ctx, t, cs, ns, "before")
 	added["before"].wait(ctx, t, "informer to see ConfigMap before")

@@ -18,6 +18,7 @@ type probes struct {
 	draining atomic.Bool
 	started  atomic.Bool
 	grpc     []*health.Server
+	statusMu sync.Mutex // orders gRPC health updates, so "draining" is never overwritten
 
 	mu     sync.Mutex
 	beats  map[string]beat
@@ -79,6 +80,8 @@ func (p *probes) setStarted() {
 // refresh sets the gRPC health status from the readiness conditions; the heartbeat calls
 // it every second so gRPC health follows /readyz.
 func (p *probes) refresh() {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
 	if p.draining.Load() || !p.started.Load() || len(p.notReady()) > 0 {
 		p.setGRPC(healthpb.HealthCheckResponse_NOT_SERVING)
 		return
@@ -88,6 +91,8 @@ func (p *probes) refresh() {
 
 // setDraining marks the process as going away: readiness fails from now on.
 func (p *probes) setDraining() {
+	p.statusMu.Lock()
+	defer p.statusMu.Unlock()
 	p.draining.Store(true)
 	p.setGRPC(healthpb.HealthCheckResponse_NOT_SERVING)
 }
