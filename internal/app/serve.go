@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type serveFlags struct {
 	kubeconfig, namespaces, releaseProbe string
 	probeBudget                          time.Duration
 	directWake                           bool
+	dialTo                               string // testing: every release probe dials this address
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -30,6 +32,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.namespaces, "namespaces", "", "comma-separated `namespaces` to watch; empty: all")
 	fs.StringVar(&f.releaseProbe, "release-probe", "tcp", "connect to a ready endpoint before releasing held requests: tcp or none")
 	fs.DurationVar(&f.probeBudget, "release-probe-budget", kube.DefaultProbeBudget, "longest the release probe may delay a release")
+	fs.StringVar(&f.dialTo, "release-probe-dial-to", "",
+		"testing only: dial this `host:port` instead of the endpoint's address in the release probe (pods on loopback)")
 	fs.BoolVar(&f.directWake, "direct-wake", false, "also scale the workload from 0 to 1 directly (KEDA keeps owning replica counts)")
 }
 
@@ -64,7 +68,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	tracker := activity.New(0)
 	var s *stack // set before s.run starts prov.Run, the only caller of OnTargets
 	prov, err := kube.New(kube.Options{Kube: kc, KEDA: kd, Namespaces: splitList(sf.namespaces), Logger: log,
-		ReleaseProbe: mode, ProbeBudget: sf.probeBudget, DirectWake: sf.directWake,
+		ReleaseProbe: mode, ProbeBudget: sf.probeBudget, DirectWake: sf.directWake, Dial: sf.dialer(),
 		OnTargets: func(ts []gate.Target) { s.setTargets(ts) }})
 	if err != nil {
 		return &UsageError{Err: err}
@@ -77,6 +81,19 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	s.probes.requireReady("kubernetes informers synced", prov.Synced)
 	log.Info("starting", "mode", "kubernetes", "namespaces", sf.namespaces, "directWake", sf.directWake, "version", env.Version)
 	return s.run(ctx)
+}
+
+// dialer returns the release probe's dial function: nil (the default dialer) unless
+// --release-probe-dial-to redirects every probe to one address.
+func (f *serveFlags) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if f.dialTo == "" {
+		return nil
+	}
+	to := f.dialTo
+	return func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, to)
+	}
 }
 
 // setTargets installs a new target set from the provider and forgets the counters of
