@@ -116,6 +116,7 @@ const pageHTML = `<!DOCTYPE html>
 <meta http-equiv="refresh" content="2">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
+<link rel="icon" href="data:,">
 <title>Starting {{.Target}}…</title>
 <style>
  :root { color-scheme: light dark; }
@@ -131,7 +132,8 @@ const pageHTML = `<!DOCTYPE html>
  @keyframes spin { to { transform: rotate(360deg); } }
  @media (prefers-reduced-motion: reduce) { .spin { animation: none; } }
  @media (prefers-color-scheme: dark) {
-   body { background: #111827; color: #e5e7eb; } main { background: #1f2937; } p { color: #9ca3af; } }
+   body { background: #111827; color: #e5e7eb; } main { background: #1f2937; } p { color: #9ca3af; }
+   .spin { border-color: #374151; border-top-color: #60a5fa; } }
 </style>
 </head>
 <body>

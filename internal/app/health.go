@@ -125,13 +125,14 @@ func (p *probes) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (p *probes) readyz(w http.ResponseWriter, _ *http.Request) {
+	waiting := p.notReady()
 	switch {
 	case p.draining.Load():
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 	case !p.started.Load():
 		http.Error(w, "starting", http.StatusServiceUnavailable)
-	case len(p.notReady()) > 0:
-		http.Error(w, "waiting for: "+strings.Join(p.notReady(), ", "), http.StatusServiceUnavailable)
+	case len(waiting) > 0:
+		http.Error(w, "waiting for: "+strings.Join(waiting, ", "), http.StatusServiceUnavailable)
 	default:
 		fmt.Fprintln(w, "ok")
 	}

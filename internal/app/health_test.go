@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -52,22 +53,19 @@ func TestHealthz(t *testing.T) {
 	})
 }
 
-// TestReadyz: /readyz and the gRPC health status follow starting → started → draining.
-func TestReadyz(t *testing.T) {
-	t.Parallel()
-	hs := health.NewServer()
-	p := newProbes(hs)
-	for _, step := range []struct {
-		name     string
-		do       func()
-		code     int
-		body     string
-		grpcWant healthpb.HealthCheckResponse_ServingStatus
-	}{
-		{"starting", func() {}, http.StatusServiceUnavailable, "starting", healthpb.HealthCheckResponse_NOT_SERVING},
-		{"started", p.setStarted, http.StatusOK, "ok", healthpb.HealthCheckResponse_SERVING},
-		{"draining", p.setDraining, http.StatusServiceUnavailable, "draining", healthpb.HealthCheckResponse_NOT_SERVING},
-	} {
+// readyStep is one change to the probes and the readiness it must give.
+type readyStep struct {
+	name     string
+	do       func()
+	code     int
+	body     string
+	grpcWant healthpb.HealthCheckResponse_ServingStatus
+}
+
+// runReadySteps applies each step and checks /readyz and the gRPC health status of hs.
+func runReadySteps(t *testing.T, p *probes, hs *health.Server, steps []readyStep) {
+	t.Helper()
+	for _, step := range steps {
 		step.do()
 		code, body := probe(p.readyz, "/readyz")
 		if code != step.code || strings.TrimSpace(body) != step.body {
@@ -81,4 +79,35 @@ func TestReadyz(t *testing.T) {
 			t.Errorf("%s: gRPC health %v, want %v", step.name, resp.GetStatus(), step.grpcWant)
 		}
 	}
+}
+
+// TestReadyz: /readyz and the gRPC health status follow starting → started → draining.
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	hs := health.NewServer()
+	p := newProbes(hs)
+	runReadySteps(t, p, hs, []readyStep{
+		{"starting", func() {}, http.StatusServiceUnavailable, "starting", healthpb.HealthCheckResponse_NOT_SERVING},
+		{"started", p.setStarted, http.StatusOK, "ok", healthpb.HealthCheckResponse_SERVING},
+		{"draining", p.setDraining, http.StatusServiceUnavailable, "draining", healthpb.HealthCheckResponse_NOT_SERVING},
+		{"refresh while draining", p.refresh, http.StatusServiceUnavailable, "draining", healthpb.HealthCheckResponse_NOT_SERVING},
+	})
+}
+
+// TestReadyzConditions: once started, /readyz and gRPC health wait for every readiness
+// condition, naming those not met; draining wins over all of them.
+func TestReadyzConditions(t *testing.T) {
+	t.Parallel()
+	hs := health.NewServer()
+	p := newProbes(hs)
+	var synced, cached atomic.Bool
+	p.requireReady("informers", synced.Load)
+	p.requireReady("cache", cached.Load)
+	runReadySteps(t, p, hs, []readyStep{
+		{"started, nothing synced", p.setStarted, http.StatusServiceUnavailable, "waiting for: informers, cache", healthpb.HealthCheckResponse_NOT_SERVING},
+		{"informers synced", func() { synced.Store(true); p.refresh() }, http.StatusServiceUnavailable, "waiting for: cache", healthpb.HealthCheckResponse_NOT_SERVING},
+		{"all synced", func() { cached.Store(true); p.refresh() }, http.StatusOK, "ok", healthpb.HealthCheckResponse_SERVING},
+		{"draining", p.setDraining, http.StatusServiceUnavailable, "draining", healthpb.HealthCheckResponse_NOT_SERVING},
+		{"refresh while draining", p.refresh, http.StatusServiceUnavailable, "draining", healthpb.HealthCheckResponse_NOT_SERVING},
+	})
 }

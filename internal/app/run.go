@@ -70,6 +70,12 @@ func (s *stack) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.opts.PortsFile != "" {
+		if err := l.writePortsFile(s.opts.PortsFile); err != nil {
+			l.close()
+			return err
+		}
+	}
 	admin := &http.Server{Handler: adminMux(s.probes, s.reg, s.gate, s.tracker), ReadHeaderTimeout: 10 * time.Second}
 
 	infraCtx, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
@@ -79,19 +85,15 @@ func (s *stack) run(ctx context.Context) error {
 		infra.Go(func() error { return f(infraCtx) })
 	}
 	serving, servingCtx := errgroup.WithContext(ctx)
-	serving.Go(func() error { return s.envoy.Serve(l.envoy) })
-	serving.Go(func() error { return s.scaler.Serve(l.scaler) })
+	serving.Go(func() error { return ignoreClosed(s.envoy.Serve(l.envoy)) })
+	serving.Go(func() error { return ignoreClosed(s.scaler.Serve(l.scaler)) })
 	serving.Go(func() error { return ignoreClosed(admin.Serve(l.admin)) })
-	beatCtx, stopBeat := context.WithCancel(ctx)
-	defer stopBeat()
-	go s.heartbeat(beatCtx)
+	// The heartbeat outlives the signal: liveness must hold through a long drain.
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beatDone := make(chan struct{})
+	go func() { defer close(beatDone); s.heartbeat(beatCtx) }()
+	defer func() { stopBeat(); <-beatDone }()
 
-	if s.opts.PortsFile != "" {
-		if err := l.writePortsFile(s.opts.PortsFile); err != nil {
-			s.log.Error("cannot write ports file", "err", err)
-			stopInfra()
-		}
-	}
 	s.probes.setStarted()
 	s.log.Info("serving", "envoy", l.envoy.Addr().String(), "scaler", l.scaler.Addr().String(), "admin", l.admin.Addr().String())
 
@@ -156,8 +158,10 @@ func (s *stack) heartbeat(ctx context.Context) {
 	}
 }
 
+// ignoreClosed turns the errors a server returns after an orderly stop into nil (a stop
+// that comes before Serve even started gives grpc.ErrServerStopped).
 func ignoreClosed(err error) error {
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}
 	return err
