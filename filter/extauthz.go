@@ -79,9 +79,10 @@ func (s *ExtAuthz) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.
 		return nil, status.Error(codes.FailedPrecondition, "ext_authz: no Gate configured (ExtAuthzOptions.Gate)")
 	}
 	req := requestFromCheck(cr)
-	holdCtx, cancel := s.holdContext(ctx)
-	defer cancel()
-	d := s.gate.Check(holdCtx, req)
+	if deadline, ok := ctx.Deadline(); ok {
+		req.Deadline = deadline.Add(-s.margin)
+	}
+	d := s.gate.Check(ctx, req)
 	defer s.gate.Finish(d)
 	if s.log.Enabled(ctx, slog.LevelDebug) { // skip building the attributes on the hot path
 		s.log.Debug("ext_authz decision", "authority", req.Authority, "target", d.Target,
@@ -90,44 +91,7 @@ func (s *ExtAuthz) Check(ctx context.Context, cr *authv3.CheckRequest) (*authv3.
 	if d.Outcome != gate.Canceled {
 		return checkResponse(d), nil
 	}
-	if ctx.Err() == nil && holdCtx.Err() != nil {
-		s.log.Debug("ext_authz hold cut short before the call's deadline", "target", d.Target, "margin", s.margin)
-		return checkResponse(s.cutShort(d, req)), nil
-	}
 	return nil, canceledStatus(ctx)
-}
-
-// holdContext is ctx, ending DeadlineMargin before ctx's deadline if it has one.
-func (s *ExtAuthz) holdContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return ctx, func() {}
-	}
-	return context.WithDeadline(ctx, deadline.Add(-s.margin))
-}
-
-// policySource is implemented by *gate.Gate. When the Checker has it, ExtAuthz reads the
-// target's WaitingPage to answer a hold it cut short the way the gate answers a timeout.
-type policySource interface {
-	Policy(target string) (gate.Policy, bool)
-}
-
-var _ policySource = (*gate.Gate)(nil)
-
-// cutShort turns the Canceled decision of a hold ended by holdContext into the TimedOut
-// answer the gate would have given: the waiting page for browsers unless the target's
-// policy turns it off. The gate itself counted the request as canceled.
-func (s *ExtAuthz) cutShort(d gate.Decision, req gate.Request) gate.Decision {
-	d.Outcome, d.HTML = gate.TimedOut, req.Browser
-	if ps, ok := s.gate.(policySource); ok && d.HTML {
-		if pol, found := ps.Policy(d.Target); found && pol.WaitingPage == gate.PageOff {
-			d.HTML = false
-		}
-	}
-	if d.RetryAfter <= 0 {
-		d.RetryAfter = gate.DefaultRetryAfter
-	}
-	return d
 }
 
 // canceledStatus is the error for a call whose context ended (Canceled unless its deadline

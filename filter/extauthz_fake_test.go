@@ -11,8 +11,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/test/bufconn"
-
-	"github.com/wakegate/wakegate/internal/gate"
 )
 
 // authzHarness is an ExtAuthz served over bufconn, with the real generated client.
@@ -33,19 +31,6 @@ func startExtAuthz(t *testing.T, opts ExtAuthzOptions) *authzHarness {
 	authv3.RegisterAuthorizationServer(srv, NewExtAuthz(opts))
 	h.client = authv3.NewAuthorizationClient(serveBufconn(t, srv, bufconn.Listen(1<<20)))
 	return h
-}
-
-// policyChecker is a fakeChecker that also reports policies, as *gate.Gate does.
-type policyChecker struct {
-	*fakeChecker
-	policies map[string]gate.Policy
-}
-
-var _ policySource = policyChecker{}
-
-func (p policyChecker) Policy(target string) (gate.Policy, bool) {
-	pol, ok := p.policies[target]
-	return pol, ok
 }
 
 // checkReq is a CheckRequest for host and path with a headers map (":authority" and

@@ -181,3 +181,38 @@ func TestNoTargetsConfigured(t *testing.T) {
 		t.Errorf("Targets() = %+v", got)
 	}
 }
+
+// A request deadline earlier than the hold timeout ends the hold as a timeout at the
+// deadline (counted as one), with the page for browsers; a later one changes nothing.
+func TestHoldDeadline(t *testing.T) {
+	tests := []struct {
+		name     string
+		deadline time.Duration // from the start; 0: none
+		wantHeld time.Duration
+	}{
+		{"deadline first", 3 * time.Second, 3 * time.Second},
+		{"hold timeout first", time.Hour, testHold},
+		{"deadline already passed", -time.Second, 0},
+		{"no deadline", 0, testHold},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, Options{}, tgt("app", pol(), "app.test"))
+				r := reqFor("app.test")
+				r.Browser = true
+				if tt.deadline != 0 {
+					r.Deadline = time.Now().Add(tt.deadline)
+				}
+				var onHold time.Duration
+				r.OnHold = func(d time.Duration) { onHold = d }
+				d := h.g.Check(t.Context(), r)
+				h.g.Finish(d)
+				if d.Outcome != TimedOut || d.Held != tt.wantHeld || !d.HTML || onHold != tt.wantHeld {
+					t.Errorf("Check = %+v (OnHold %v), want a browser timeout after %v", d, onHold, tt.wantHeld)
+				}
+				h.g.Close()
+			})
+		})
+	}
+}

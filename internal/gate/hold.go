@@ -50,11 +50,12 @@ func (g *Gate) hold(ctx context.Context, st *targetState, req Request) Decision 
 		return g.reject(st, d, Overload, false)
 	}
 	defer g.releaseSlot(st)
+	timeout := holdTimeout(pol, req)
 	if req.OnHold != nil {
-		req.OnHold(pol.HoldTimeout)
+		req.OnHold(timeout)
 	}
 	start := time.Now()
-	timer := time.NewTimer(pol.HoldTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		ready, changed := g.p.Ready(st.name)
@@ -76,6 +77,14 @@ func (g *Gate) hold(ctx context.Context, st *targetState, req Request) Decision 
 			return g.held(st, d, Draining, start, req.Browser && pol.WaitingPage != PageOff)
 		}
 	}
+}
+
+// holdTimeout is the policy's hold timeout, or less if the request's deadline comes first.
+func holdTimeout(pol *Policy, req Request) time.Duration {
+	if req.Deadline.IsZero() {
+		return pol.HoldTimeout
+	}
+	return max(0, min(pol.HoldTimeout, time.Until(req.Deadline)))
 }
 
 // acquire takes a hold slot for st within its own and the global bound.

@@ -115,6 +115,10 @@ type Request struct {
 	Target string
 	// Browser is true when the client prefers text/html (a navigation).
 	Browser bool
+	// Deadline, if set, ends a hold as TimedOut at this time when that comes before the
+	// target's hold timeout: the ext_authz adapter sets it a little before the call's gRPC
+	// deadline, so the visitor gets wakegate's 503 instead of Envoy's error status.
+	Deadline time.Time
 	// OnHold, if set, is called once, synchronously, when the request starts to be held,
 	// with the longest time the hold may last. The ext_proc adapter uses it to extend
 	// Envoy's message timeout before it waits.
