@@ -57,9 +57,10 @@ chromium:
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@/usr/bin/chromium --version
 
-test: $(ENVOY_BIN) k8s chromium
+test: $(ENVOY_BIN) k8s chromium verify
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout $(TEST_TIMEOUT) ./...
+	cd bench && $(GO) vet ./... && $(GO) test -race -timeout 5m ./...
 
 # Everything except the Envoy integration tests (no Envoy needed).
 test-unit:
@@ -71,6 +72,7 @@ lint:
 
 verify:
 	$(GO) mod tidy -diff
+	cd bench && $(GO) mod tidy -diff
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 	$(GO) test -count=1 -run 'TestLocalGolden' ./envoy
 
@@ -91,8 +93,11 @@ fuzz:
 		done; \
 	done
 
+# Benchmarks (not tests; see bench/README.md and BENCHMARKS.md): Go micro-benchmarks with
+# benchstat, then end-to-end through the real Envoy (warm path, 10,000 held requests).
 bench: $(ENVOY_BIN)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bench/micro.sh
+	bench/run.sh
 
 clean:
 	rm -rf bin .artifacts

@@ -3,7 +3,9 @@ package harness
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -51,6 +53,9 @@ func StartWakegate(ctx context.Context, opts WakegateOptions) (*Wakegate, error)
 		return nil, fmt.Errorf("start %s: %w", opts.Name, err)
 	}
 	ports := filepath.Join(opts.Dir, opts.Name+".ports.json")
+	if err := os.Remove(ports); err != nil && !errors.Is(err, fs.ErrNotExist) { // a stale file would name old ports
+		return nil, fmt.Errorf("start %s: %w", opts.Name, err)
+	}
 	p, err := StartProcess(ProcessOptions{Name: opts.Name, Path: opts.Bin, LogPath: filepath.Join(opts.Dir, opts.Name+".log"),
 		Args: append(WakegateArgs(cfg, ports), opts.Args...)})
 	if err != nil {

@@ -31,9 +31,16 @@ func newTargetState(name string, m *telemetry.Metrics) *targetState {
 	st := &targetState{name: name, heldG: m.Held.WithLabelValues(name), timeouts: m.HoldTimeouts.WithLabelValues(name)}
 	for o := range outcomeNames {
 		st.outcomes[o] = m.Requests.WithLabelValues(name, outcomeNames[o])
-		st.holdH[o] = m.HoldDuration.WithLabelValues(name, outcomeNames[o])
+		if Outcome(o).endsHold() { // only these are observed: no empty series per target
+			st.holdH[o] = m.HoldDuration.WithLabelValues(name, outcomeNames[o])
+		}
 	}
 	return st
+}
+
+// endsHold reports whether o can end a hold (and so is observed in the hold histogram).
+func (o Outcome) endsHold() bool {
+	return o == Released || o == TimedOut || o == Canceled || o == Draining
 }
 
 // hold waits for st to become ready. The request has already been counted by Begin.
