@@ -197,5 +197,11 @@ func testKubeAPIServerRestart(t *testing.T, env *kubeEnv) {
 	if code, body, err := adminGet(t.Context(), a.wg, "/readyz"); err != nil || code != http.StatusOK {
 		t.Errorf("/readyz after the restart = %d %q (%v), want 200", code, body, err)
 	}
+	// The test's own informers reconnect with a back-off too: fresh ones see web's
+	// replicas and endpoints as they happen, so the timings below are wakegate's.
+	a.tl = env.watchTimeline(t, a.ns)
 	logWake(t, "direct wake after the apiserver restart", a.coldWake(t, "web.test", 1))
+	if n := a.wg.CountLines("wake failed"); n > 0 {
+		t.Logf("wakegate retried %d failed wake(s) after the restart (expected while its connection recovers)", n)
+	}
 }

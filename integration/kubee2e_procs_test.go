@@ -162,7 +162,10 @@ func awaitListed(t testing.TB, w *harness.Wakegate, target string, want bool) ti
 	ctx := deadline(t, 60*time.Second)
 	err := harness.Poll(ctx, func() (bool, error) {
 		ok, err := listed(ctx, w, target)
-		return err == nil && ok == want, err
+		if err != nil {
+			return false, err
+		}
+		return ok == want, fmt.Errorf("listed: %v", ok)
 	})
 	if err != nil {
 		t.Fatalf("waiting for /status to list %s = %v: %v", target, want, err)

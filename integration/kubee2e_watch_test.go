@@ -28,19 +28,20 @@ type kubeTimeline struct {
 	slices   map[string]int // slice name → its ready endpoints
 }
 
-// watchTimeline starts the informers for ns and returns once they have listed.
+// watchTimeline starts the informers for ns and returns once their handlers have seen
+// the initial listing.
 func (e *kubeEnv) watchTimeline(t *testing.T, ns string) *kubeTimeline {
 	t.Helper()
 	tl := &kubeTimeline{changed: make(chan struct{}), slices: map[string]int{}}
 	f := informers.NewSharedInformerFactoryWithOptions(e.cs, 0, informers.WithNamespace(ns))
-	_, err := f.Apps().V1().Deployments().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	deps, err := f.Apps().V1().Deployments().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { tl.deployment(o) },
 		UpdateFunc: func(_, o any) { tl.deployment(o) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.Discovery().V1().EndpointSlices().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	slices, err := f.Discovery().V1().EndpointSlices().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { tl.slice(o, false) },
 		UpdateFunc: func(_, o any) { tl.slice(o, false) },
 		DeleteFunc: func(o any) { tl.slice(o, true) },
@@ -51,10 +52,8 @@ func (e *kubeEnv) watchTimeline(t *testing.T, ns string) *kubeTimeline {
 	stop := make(chan struct{})
 	f.Start(stop)
 	t.Cleanup(func() { close(stop); f.Shutdown() })
-	for typ, ok := range f.WaitForCacheSync(deadline(t, 30*time.Second).Done()) {
-		if !ok {
-			t.Fatalf("informer for %v in %s did not sync", typ, ns)
-		}
+	if !cache.WaitForCacheSync(deadline(t, 30*time.Second).Done(), deps.HasSynced, slices.HasSynced) {
+		t.Fatalf("the Deployment and EndpointSlice informers in %s did not sync", ns)
 	}
 	return tl
 }
@@ -144,16 +143,6 @@ func (tl *kubeTimeline) firstReady(since time.Time) (time.Time, bool) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	return first(tl.ready, since, func(v int) bool { return v > 0 })
-}
-
-// currentReady returns the ready endpoints of Service web last seen.
-func (tl *kubeTimeline) currentReady() int {
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	if len(tl.ready) == 0 {
-		return 0
-	}
-	return tl.ready[len(tl.ready)-1].v
 }
 
 // maxReplicas returns the highest spec.replicas seen at or after since.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/wakegate/wakegate/filter"
 	"github.com/wakegate/wakegate/internal/activity"
@@ -107,12 +109,21 @@ func (s *stack) buildServers(c stackConfig) error {
 // serverOptions returns the TLS option for a gRPC server, if its files are set. The
 // certificate and CA are re-read when the files change (cert-manager rotates in place).
 func (s *stack) serverOptions(f TLSFiles, flagPrefix string) ([]grpc.ServerOption, error) {
+	opts := []grpc.ServerOption{
+		// Envoy pings its gRPC upstreams (http2 connection_keepalive) every 30s in our
+		// configs. grpc-go's default policy allows one ping per 5 minutes and answers more
+		// with GOAWAY "too_many_pings", which would fail every request held on that
+		// connection. Accept pings every 10s, with or without open streams.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		// Notice a dead peer (a killed Envoy) even while every stream is held and silent.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+	}
 	if f.Cert == "" {
-		return nil, nil
+		return opts, nil
 	}
 	r, err := tlsreload.New(tlsreload.Files(f), s.log.With("tls", flagPrefix))
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("%s: %w", flagPrefix, err)}
 	}
-	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(r.ServerConfig()))}, nil
+	return append(opts, grpc.Creds(credentials.NewTLS(r.ServerConfig()))), nil
 }
