@@ -23,7 +23,7 @@ ENVOY_LOCAL     := $(ENVOY_VENV)/envoy
 ENVOY_BIN       ?= $(ENVOY_LOCAL)
 export ENVOY_BIN
 
-.PHONY: all build test test-unit lint verify demo envoy envoy-config k8s fuzz bench clean
+.PHONY: proto all build test test-unit lint verify demo envoy envoy-config k8s fuzz bench clean
 
 all: build
 
@@ -73,8 +73,14 @@ lint:
 verify:
 	$(GO) mod tidy -diff
 	cd bench && $(GO) mod tidy -diff
+	proto/generate.sh --verify
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 	$(GO) test -count=1 -run 'TestLocalGolden' ./envoy
+
+# Regenerates the peer protocol's Go code from proto/ (buf, plugins pinned in go.mod and
+# tools/buf); `make verify` fails when the checked-in code is stale.
+proto:
+	proto/generate.sh
 
 # Regenerates envoy/local/envoy.yaml from envoy/local/envoy.yaml.tmpl.
 envoy-config:

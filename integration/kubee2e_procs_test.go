@@ -108,7 +108,7 @@ func startKubeWakegate(t testing.TB, o kubeWakegateOptions) *harness.Wakegate {
 	ports := filepath.Join(dir, "ports.json")
 	args := []string{"serve", "--kubeconfig", o.kubeconfig, "--namespaces", o.namespace,
 		"--release-probe", "tcp", "--release-probe-dial-to", o.dialTo, "--ports-file", ports,
-		"--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0",
+		"--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0",
 		"--log-format", "json", "--log-level", "debug", "--shutdown-delay", "0s"}
 	if o.directWake {
 		args = append(args, "--direct-wake")

@@ -79,7 +79,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	p, err := harness.StartProcess(harness.ProcessOptions{Name: "wakegate", Path: o.wakegateBin,
 		LogPath: filepath.Join(o.logDir, "wakegate.log"),
 		Args: []string{"local", "--config", cfg, "--envoy-addr", "127.0.0.1:9001", "--admin-addr", "127.0.0.1:8080",
-			"--scaler-addr", "127.0.0.1:9090", "--log-format", "text", "--shutdown-delay", "0s"}})
+			"--scaler-addr", "127.0.0.1:9090", "--peer-addr", "127.0.0.1:9091", "--log-format", "text", "--shutdown-delay", "0s"}})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ type Ports struct {
 	Envoy  string `json:"envoy"`
 	Admin  string `json:"admin"`
 	Scaler string `json:"scaler"`
+	Peer   string `json:"peer"`
 }
 
 // Wakegate is a running `wakegate local` whose ports are known.
@@ -38,7 +39,7 @@ type Wakegate struct {
 // ports, the ports file, JSON debug logs and no shutdown delay.
 func WakegateArgs(configPath, portsPath string) []string {
 	return []string{"local", "--config", configPath, "--ports-file", portsPath,
-		"--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0",
+		"--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0",
 		"--log-format", "json", "--log-level", "debug", "--shutdown-delay", "0s"}
 }
 

@@ -49,6 +49,7 @@ func runLocal(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	s.setTargets(cfg.GateTargets())
 	s.infra = append(s.infra, prov.Run)
 	log.Info("starting", "mode", "local", "config", *cfgPath, "targets", len(names), "version", env.Version)
 	return s.run(ctx)

@@ -43,7 +43,7 @@ func TestRunLocalLifecycle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- runLocal(ctx, Env{Stdout: io.Discard, Stderr: &logs, Version: "test"}, []string{"--config", cfg,
-			"--ports-file", portsFile, "--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0",
+			"--ports-file", portsFile, "--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0",
 			"--log-level", "debug", "--shutdown-delay", delay.String(), "--shutdown-timeout", "5s"})
 	}()
 	defer func() {
@@ -98,7 +98,7 @@ func TestRunLocalListenError(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeLocalConfig(t, dir, "/bin/true", freeAddr(t))
 	err = runLocal(t.Context(), Env{Stdout: io.Discard, Stderr: io.Discard}, []string{"--config", cfg,
-		"--envoy-addr", "127.0.0.1:0", "--admin-addr", taken.Addr().String(), "--scaler-addr", "127.0.0.1:0"})
+		"--envoy-addr", "127.0.0.1:0", "--admin-addr", taken.Addr().String(), "--scaler-addr", "127.0.0.1:0", "--peer-addr", "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "--admin-addr "+taken.Addr().String()) || ExitCode(err) != 1 {
 		t.Fatalf("run with a taken admin port: %v (exit code %d); want an error naming --admin-addr, exit code 1", err, ExitCode(err))
 	}

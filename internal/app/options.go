@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/wakegate/wakegate/internal/gate"
+	"github.com/wakegate/wakegate/internal/peer"
 )
 
 // ServerOptions are the flags every serving subcommand shares.
@@ -28,6 +30,11 @@ type ServerOptions struct {
 	ShutdownTimeout        time.Duration // bound on the gRPC graceful stop
 	MessageTimeoutOverride bool          // send override_message_timeout when a hold starts
 
+	PeerAddr      string        // gRPC listen address for the other wakegate replicas
+	Peers         string        // comma-separated host:port of the other replicas (may include this one)
+	ReplicaID     string        // this replica's identity among its peers
+	PeerStaleness time.Duration // how long a silent peer's last counts are kept
+
 	EnvoyTLS  TLSFiles // optional TLS (and client-certificate checks) for the Envoy port
 	ScalerTLS TLSFiles // optional TLS for the scaler port
 }
@@ -39,6 +46,10 @@ func (o *ServerOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.EnvoyAddr, "envoy-addr", ":9001", "gRPC `address` Envoy calls (ext_proc, ext_authz)")
 	fs.StringVar(&o.AdminAddr, "admin-addr", ":8080", "HTTP `address` for /healthz, /readyz, /metrics, /status")
 	fs.StringVar(&o.ScalerAddr, "scaler-addr", ":9090", "gRPC `address` for KEDA's external scaler")
+	fs.StringVar(&o.PeerAddr, "peer-addr", ":9091", "gRPC `address` the other wakegate replicas subscribe to")
+	fs.StringVar(&o.Peers, "peers", "", "comma-separated `host:port` peer addresses of the other replicas (this replica may be listed; it skips itself)")
+	fs.StringVar(&o.ReplicaID, "replica-id", defaultReplicaID(), "this replica's `id` among its peers (default $POD_NAME, else hostname-pid)")
+	fs.DurationVar(&o.PeerStaleness, "peer-staleness", peer.DefaultStaleness, "keep a silent peer's last counts this long before dropping it")
 	fs.StringVar(&o.PortsFile, "ports-file", "", "write the bound addresses as JSON to this `file` once listening")
 	fs.StringVar(&o.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -59,10 +70,21 @@ func (o *ServerOptions) register(fs *flag.FlagSet) {
 // Validate reports every problem with the options.
 func (o *ServerOptions) Validate() []error {
 	var errs []error
-	for _, a := range []struct{ flag, addr string }{{"--envoy-addr", o.EnvoyAddr}, {"--admin-addr", o.AdminAddr}, {"--scaler-addr", o.ScalerAddr}} {
+	for _, a := range []struct{ flag, addr string }{{"--envoy-addr", o.EnvoyAddr}, {"--admin-addr", o.AdminAddr}, {"--scaler-addr", o.ScalerAddr}, {"--peer-addr", o.PeerAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", a.flag, a.addr, err))
 		}
+	}
+	for _, p := range splitList(o.Peers) {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			errs = append(errs, fmt.Errorf("--peers: %q: %w", p, err))
+		}
+	}
+	if o.ReplicaID == "" {
+		errs = append(errs, errors.New("--replica-id must not be empty"))
+	}
+	if o.PeerStaleness <= 0 {
+		errs = append(errs, fmt.Errorf("--peer-staleness %s: must be positive", o.PeerStaleness))
 	}
 	if o.MaxHeld < 1 {
 		errs = append(errs, fmt.Errorf("--max-held %d: must be at least 1", o.MaxHeld))
@@ -82,6 +104,18 @@ func (o *ServerOptions) Validate() []error {
 		errs = append(errs, err)
 	}
 	return errs
+}
+
+// defaultReplicaID is $POD_NAME (the downward API) or hostname-pid.
+func defaultReplicaID() string {
+	if name := os.Getenv("POD_NAME"); name != "" {
+		return name
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "wakegate"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 func (f TLSFiles) validate(prefix string) []error {

@@ -16,14 +16,14 @@ import (
 )
 
 // listeners are the bound sockets of a stack.
-type listeners struct{ envoy, scaler, admin net.Listener }
+type listeners struct{ envoy, scaler, admin, peer net.Listener }
 
 func (s *stack) listen() (*listeners, error) {
 	var l listeners
 	for _, b := range []struct {
 		flag, addr string
 		dst        *net.Listener
-	}{{"--envoy-addr", s.opts.EnvoyAddr, &l.envoy}, {"--scaler-addr", s.opts.ScalerAddr, &l.scaler}, {"--admin-addr", s.opts.AdminAddr, &l.admin}} {
+	}{{"--envoy-addr", s.opts.EnvoyAddr, &l.envoy}, {"--scaler-addr", s.opts.ScalerAddr, &l.scaler}, {"--admin-addr", s.opts.AdminAddr, &l.admin}, {"--peer-addr", s.opts.PeerAddr, &l.peer}} {
 		ln, err := net.Listen("tcp", b.addr)
 		if err != nil {
 			l.close()
@@ -35,7 +35,7 @@ func (s *stack) listen() (*listeners, error) {
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.envoy, l.scaler, l.admin} {
+	for _, ln := range []net.Listener{l.envoy, l.scaler, l.admin, l.peer} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -44,7 +44,7 @@ func (l *listeners) close() {
 
 // writePortsFile records the bound addresses, atomically, for tests and scripts.
 func (l *listeners) writePortsFile(path string) error {
-	b, err := json.Marshal(map[string]string{"envoy": l.envoy.Addr().String(), "scaler": l.scaler.Addr().String(), "admin": l.admin.Addr().String()})
+	b, err := json.Marshal(map[string]string{"envoy": l.envoy.Addr().String(), "scaler": l.scaler.Addr().String(), "admin": l.admin.Addr().String(), "peer": l.peer.Addr().String()})
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,7 @@ func (s *stack) run(ctx context.Context) error {
 	serving.Go(func() error { return ignoreClosed(s.envoy.Serve(l.envoy)) })
 	serving.Go(func() error { return ignoreClosed(s.scaler.Serve(l.scaler)) })
 	serving.Go(func() error { return ignoreClosed(admin.Serve(l.admin)) })
+	serving.Go(func() error { return ignoreClosed(s.peers.Serve(l.peer)) })
 	// The heartbeat outlives the signal: liveness must hold through a long drain.
 	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
 	beatDone := make(chan struct{})
@@ -95,7 +96,7 @@ func (s *stack) run(ctx context.Context) error {
 	defer func() { stopBeat(); <-beatDone }()
 
 	s.probes.setStarted()
-	s.log.Info("serving", "envoy", l.envoy.Addr().String(), "scaler", l.scaler.Addr().String(), "admin", l.admin.Addr().String())
+	s.log.Info("serving", "envoy", l.envoy.Addr().String(), "scaler", l.scaler.Addr().String(), "admin", l.admin.Addr().String(), "peer", l.peer.Addr().String(), "replica", s.opts.ReplicaID)
 
 	select {
 	case <-ctx.Done():
@@ -115,7 +116,9 @@ func (s *stack) shutdown(admin *http.Server) {
 	s.gate.Drain()
 	s.log.Info("held requests answered; stopping gRPC servers", "timeout", s.opts.ShutdownTimeout.String())
 	s.keda.Drain() // ends KEDA's streams cleanly: KEDA resets its back-off and reconnects elsewhere
-	if !gracefulStop(s.envoy, s.opts.ShutdownTimeout) || !gracefulStop(s.scaler, s.opts.ShutdownTimeout) {
+	envoyDone := gracefulStop(s.envoy, s.opts.ShutdownTimeout)
+	s.peerSrv.Drain() // a final report (goodbye): peers drop this replica's counts at once
+	if !envoyDone || !gracefulStop(s.scaler, s.opts.ShutdownTimeout) || !gracefulStop(s.peers, s.opts.ShutdownTimeout) {
 		s.log.Warn("gRPC streams still open at the shutdown timeout; closed them")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

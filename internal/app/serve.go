@@ -104,9 +104,12 @@ func (s *stack) setTargets(ts []gate.Target) {
 		return
 	}
 	keep := make(map[string]bool, len(ts))
+	names := make([]string, 0, len(ts))
 	for _, t := range ts {
 		keep[t.Rule.Target] = true
+		names = append(names, t.Rule.Target)
 	}
+	s.view.SetTargets(names) // before Forget, so no bridge brings a forgotten target back
 	for _, name := range s.tracker.Targets() {
 		if !keep[name] {
 			s.tracker.Forget(name)

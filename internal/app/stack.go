@@ -19,6 +19,7 @@ import (
 	"github.com/wakegate/wakegate/filter"
 	"github.com/wakegate/wakegate/internal/activity"
 	"github.com/wakegate/wakegate/internal/gate"
+	"github.com/wakegate/wakegate/internal/peer"
 	"github.com/wakegate/wakegate/internal/telemetry"
 	"github.com/wakegate/wakegate/internal/tlsreload"
 	"github.com/wakegate/wakegate/scaler"
@@ -34,6 +35,10 @@ type stack struct {
 	envoy   *grpc.Server   // ext_proc and gRPC health, for Envoy
 	scaler  *grpc.Server   // KEDA external scaler and its own gRPC health
 	keda    *scaler.Server // drained at shutdown so KEDA's streams end cleanly
+	view    *peer.View     // merged counts of this replica and its peers, read by the scaler
+	peerSrv *peer.Server   // serves this replica's counts to its peers
+	peers   *grpc.Server   // the peer port
+	mesh    *peer.Mesh     // subscribes to the peers
 	probes  *probes
 	// infra are the long-running loops (providers); each runs until its ctx is cancelled.
 	infra []func(ctx context.Context) error
@@ -70,11 +75,41 @@ func newStack(c stackConfig) (*stack, error) {
 		return nil, &UsageError{Err: err}
 	}
 	s := &stack{opts: c.Options, log: c.Logger, reg: reg, tracker: c.Tracker, gate: g}
+	if err := s.buildPeers(); err != nil {
+		g.Close()
+		return nil, err
+	}
 	if err := s.buildServers(c); err != nil {
 		g.Close()
 		return nil, err
 	}
+	s.infra = append(s.infra, s.view.Run, s.mesh.Run)
 	return s, nil
+}
+
+// buildPeers makes the merged view, the peer server and the mesh that subscribes to the
+// other replicas (--peers; Kubernetes discovery updates the list at run time).
+func (s *stack) buildPeers() error {
+	m, err := peer.NewMetrics(s.reg)
+	if err != nil {
+		return err
+	}
+	s.view, err = peer.NewView(peer.ViewOptions{Tracker: s.tracker, Staleness: s.opts.PeerStaleness, Logger: s.log, Metrics: m})
+	if err != nil {
+		return err
+	}
+	s.peerSrv, err = peer.NewServer(peer.ServerOptions{ReplicaID: s.opts.ReplicaID, Tracker: s.tracker, Edges: s.view, Logger: s.log, Metrics: m})
+	if err != nil {
+		return err
+	}
+	s.mesh, err = peer.NewMesh(peer.MeshOptions{ReplicaID: s.opts.ReplicaID, View: s.view, Peers: splitList(s.opts.Peers), Logger: s.log})
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("--peers: %w", err)}
+	}
+	opts, _ := s.serverOptions(TLSFiles{}, "")
+	s.peers = grpc.NewServer(opts...)
+	s.peerSrv.Register(s.peers)
+	return nil
 }
 
 func (s *stack) buildServers(c stackConfig) error {
@@ -96,7 +131,7 @@ func (s *stack) buildServers(c stackConfig) error {
 	if err != nil {
 		return err
 	}
-	keda, err := scaler.New(scaler.Options{Counts: s.tracker, Resolver: c.Resolver, Logger: s.log})
+	keda, err := scaler.New(scaler.Options{Counts: s.view, Resolver: c.Resolver, Logger: s.log})
 	if err != nil {
 		return err
 	}
