@@ -34,6 +34,15 @@ type Local struct {
 	AppPort      int
 	WakegateHost string // wakegate's ext_proc gRPC address (--envoy-addr)
 	WakegatePort int
+	// MoreWakegates are further wakegate replicas (their --envoy-addr) in the ext_proc
+	// cluster beside WakegateHost:WakegatePort. Envoy sends each request's ext_proc stream
+	// to one of them, round robin.
+	MoreWakegates []Endpoint
+	// WakegateHealthInterval, if not zero, makes Envoy check every wakegate endpoint's
+	// gRPC health (grpc.health.v1 on --envoy-addr) at this interval and send new streams
+	// only to those SERVING: a draining replica (NOT_SERVING from SIGTERM on) or a dead
+	// one takes no new requests, while the requests it holds stay on their open streams.
+	WakegateHealthInterval time.Duration
 
 	// FailureModeAllow: true lets requests continue to the app when wakegate fails
 	// (fail-open); false makes Envoy answer them with an error (fail-closed).
@@ -51,6 +60,12 @@ type Local struct {
 	SendResponseHeaders bool
 	// GRPCTimeout, if not zero, sets the ext_proc grpc_service timeout (unset by default).
 	GRPCTimeout time.Duration
+}
+
+// Endpoint is a host and port Envoy connects to.
+type Endpoint struct {
+	Host string
+	Port int
 }
 
 // DefaultLocal returns the configuration of envoy/local/envoy.yaml: listener 10000, admin
@@ -76,7 +91,9 @@ func (l Local) Validate() error {
 	if l.AppPort == 0 || l.WakegatePort == 0 {
 		errs = append(errs, errors.New("envoy local bootstrap: AppPort and WakegatePort must be set (the OS cannot choose them for Envoy)"))
 	}
-	if l.MessageTimeout < 0 || l.MaxMessageTimeout < 0 || l.RouteTimeout < 0 || l.StreamIdleTimeout < 0 || l.GRPCTimeout < 0 {
+	errs = append(errs, checkEndpoints(what, "MoreWakegates", l.MoreWakegates)...)
+	if l.MessageTimeout < 0 || l.MaxMessageTimeout < 0 || l.RouteTimeout < 0 || l.StreamIdleTimeout < 0 || l.GRPCTimeout < 0 ||
+		l.WakegateHealthInterval < 0 {
 		errs = append(errs, errors.New("envoy local bootstrap: timeouts must not be negative"))
 	}
 	if l.MaxMessageTimeout != 0 && l.MaxMessageTimeout < l.MessageTimeout {
@@ -104,6 +121,20 @@ func checkPorts(what string, ports []namedInt) []error {
 	return errs
 }
 
+// checkEndpoints reports each endpoint of the list field whose host or port is unusable
+// (the OS cannot choose a port Envoy connects to).
+func checkEndpoints(what, field string, eps []Endpoint) []error {
+	var errs []error
+	for i, ep := range eps {
+		name := fmt.Sprintf("%s[%d]", field, i)
+		errs = append(errs, checkHosts(what, []namedString{{name + ".Host", ep.Host}})...)
+		if ep.Port < 1 || ep.Port > 65535 {
+			errs = append(errs, fmt.Errorf("%s: %s.Port %d out of range 1-65535", what, name, ep.Port))
+		}
+	}
+	return errs
+}
+
 // checkHosts reports each host that is empty or holds characters YAML flow syntax or an
 // address cannot contain; what names the bootstrap.
 func checkHosts(what string, hosts []namedString) []error {
@@ -124,7 +155,9 @@ func RenderLocal(w io.Writer, l Local) error {
 	return render(w, "local/envoy.yaml.tmpl", localTemplate, struct {
 		Local
 		EnvoyVersion string
-	}{l, Version})
+		// HealthTimeout is each wakegate health check's timeout: the interval, at most 1s.
+		HealthTimeout time.Duration
+	}{l, Version, min(l.WakegateHealthInterval, time.Second)})
 }
 
 // render executes the template text, named by its path under envoy/ for messages, with

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -16,14 +17,18 @@ import (
 
 	"github.com/wakegate/wakegate/internal/activity"
 	"github.com/wakegate/wakegate/internal/gate"
+	"github.com/wakegate/wakegate/internal/peer"
 	"github.com/wakegate/wakegate/internal/route"
 	"github.com/wakegate/wakegate/internal/telemetry"
 )
 
-// adminFixture is a real gate and tracker over a fake provider, with the admin mux.
+// adminFixture is a real gate, tracker and peer view (with no peers unless a test adds
+// them) over a fake provider, with the admin mux of replica "self".
 type adminFixture struct {
 	prov *fakeProvider
 	gate *gate.Gate
+	tr   *activity.Tracker
+	view *peer.View
 	mux  *http.ServeMux
 }
 
@@ -49,7 +54,12 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	if err := g.Configure(targets); err != nil {
 		t.Fatal(err)
 	}
-	return &adminFixture{prov: prov, gate: g, mux: adminMux(newProbes(health.NewServer()), reg, g, tr)}
+	view, err := peer.NewView(peer.ViewOptions{Tracker: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &adminFixture{prov: prov, gate: g, tr: tr, view: view,
+		mux: adminMux(newProbes(health.NewServer()), reg, statusSource{Replica: "self", Gate: g, Tracker: tr, View: view})}
 }
 
 func (f *adminFixture) check(t *testing.T, host string) gate.Decision {
@@ -66,41 +76,111 @@ func (f *adminFixture) get(t *testing.T, path string) *httptest.ResponseRecorder
 // statusRow is /status's row as a client reads it, declared apart from targetStatus so
 // that a renamed JSON field fails the test.
 type statusRow struct {
-	Name          string  `json:"name"`
-	State         string  `json:"state"`
-	Ready         bool    `json:"ready"`
+	Name          string   `json:"name"`
+	State         string   `json:"state"`
+	Ready         bool     `json:"ready"`
+	Held          int64    `json:"held"`
+	InFlight      int64    `json:"inFlight"`
+	RequestsTotal uint64   `json:"requestsTotal"`
+	RequestRate   float64  `json:"requestRate"`
+	Wakeups       uint64   `json:"wakeups"`
+	LastSeen      *string  `json:"lastSeen"`
+	Merged        counted  `json:"merged"`
+	ReportedBy    []string `json:"reportedBy"`
+}
+
+// counted is /status's merged counts as a client reads them.
+type counted struct {
 	Held          int64   `json:"held"`
 	InFlight      int64   `json:"inFlight"`
 	RequestsTotal uint64  `json:"requestsTotal"`
 	RequestRate   float64 `json:"requestRate"`
-	Wakeups       uint64  `json:"wakeups"`
 	LastSeen      *string `json:"lastSeen"`
 }
 
-// status fetches /status, checks every row has exactly the documented fields, and decodes it.
+// status fetches /status, checks every row has exactly the documented fields, and decodes
+// its rows.
 func (f *adminFixture) status(t *testing.T) []statusRow {
+	t.Helper()
+	return f.statusDoc(t).Targets
+}
+
+// statusDocument is /status as a client reads it.
+type statusDocument struct {
+	Replica string      `json:"replica"`
+	Time    string      `json:"time"`
+	Peers   []peerRow   `json:"peers"`
+	Targets []statusRow `json:"targets"`
+}
+
+// peerRow is one entry of /status's peers as a client reads it.
+type peerRow struct {
+	Replica    string `json:"replica"`
+	Address    string `json:"address"`
+	Live       bool   `json:"live"`
+	LastReport string `json:"lastReport"`
+	StaleFor   string `json:"staleFor"`
+	DropAfter  string `json:"dropAfter"`
+	Reports    uint64 `json:"reports"`
+	Targets    int    `json:"targets"`
+	Goodbye    bool   `json:"goodbye"`
+}
+
+// statusDoc fetches /status, checks the document, every row and every peer have exactly
+// the documented fields, and decodes it.
+func (f *adminFixture) statusDoc(t *testing.T) statusDocument {
 	t.Helper()
 	rec := f.get(t, "/status")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("/status: %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
-	var raw struct{ Targets []map[string]json.RawMessage }
-	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
-		t.Fatalf("/status: %v\n%s", err, rec.Body)
-	}
-	want := []string{"held", "inFlight", "lastSeen", "name", "ready", "requestRate", "requestsTotal", "state", "wakeups"}
-	for i, row := range raw.Targets {
-		if got := slices.Sorted(maps.Keys(row)); !slices.Equal(got, want) {
-			t.Errorf("/status row %d fields %v, want %v", i, got, want)
+	top := decodeObject(t, "/status", rec.Body.Bytes())
+	checkFields(t, "/status", top, "peers", "replica", "targets", "time")
+	var rows, peers []json.RawMessage
+	for _, v := range []struct {
+		key string
+		dst *[]json.RawMessage
+	}{{"targets", &rows}, {"peers", &peers}} {
+		if err := json.Unmarshal(top[v.key], v.dst); err != nil {
+			t.Fatalf("/status %s: %v", v.key, err)
 		}
 	}
-	var doc struct {
-		Targets []statusRow `json:"targets"`
+	for i, b := range rows {
+		what := fmt.Sprintf("/status row %d", i)
+		row := decodeObject(t, what, b)
+		checkFields(t, what, row, "held", "inFlight", "lastSeen", "merged", "name", "ready",
+			"reportedBy", "requestRate", "requestsTotal", "state", "wakeups")
+		checkFields(t, what+" merged", decodeObject(t, what+" merged", row["merged"]),
+			"held", "inFlight", "lastSeen", "requestRate", "requestsTotal")
 	}
+	for i, b := range peers {
+		what := fmt.Sprintf("/status peer %d", i)
+		checkFields(t, what, decodeObject(t, what, b), "address", "dropAfter", "goodbye", "lastReport", "live",
+			"replica", "reports", "staleFor", "targets")
+	}
+	var doc statusDocument
 	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 		t.Fatalf("/status: %v", err)
 	}
-	return doc.Targets
+	return doc
+}
+
+// decodeObject decodes a JSON object into its fields.
+func decodeObject(t *testing.T, what string, b []byte) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, b)
+	}
+	return m
+}
+
+// checkFields fails t unless obj has exactly the fields want (sorted).
+func checkFields(t *testing.T, what string, obj map[string]json.RawMessage, want ...string) {
+	t.Helper()
+	if got := slices.Sorted(maps.Keys(obj)); !slices.Equal(got, want) {
+		t.Errorf("%s fields %v, want %v", what, got, want)
+	}
 }
 
 // TestStatus: /status lists every configured target in name order with the gate's state and
@@ -121,10 +201,13 @@ func TestStatus(t *testing.T) {
 	}
 	rows := f.status(t)
 	perMinute := func(n float64) float64 { return n / statusRateWindow.Seconds() }
+	// Without peers, merged is this replica's own counts.
 	want := []statusRow{
-		{Name: "alpha", State: "ready", Ready: true, InFlight: 1, RequestsTotal: 2, RequestRate: perMinute(2)},
-		{Name: "beta", State: "waking", Held: 1, InFlight: 1, RequestsTotal: 1, RequestRate: perMinute(1), Wakeups: 1},
-		{Name: "gamma", State: "idle"},
+		{Name: "alpha", State: "ready", Ready: true, InFlight: 1, RequestsTotal: 2, RequestRate: perMinute(2),
+			Merged: counted{InFlight: 1, RequestsTotal: 2, RequestRate: perMinute(2)}, ReportedBy: []string{"self"}},
+		{Name: "beta", State: "waking", Held: 1, InFlight: 1, RequestsTotal: 1, RequestRate: perMinute(1), Wakeups: 1,
+			Merged: counted{Held: 1, InFlight: 1, RequestsTotal: 1, RequestRate: perMinute(1)}, ReportedBy: []string{"self"}},
+		{Name: "gamma", State: "idle", ReportedBy: []string{}},
 	}
 	checkRows(t, rows, want, start)
 
@@ -134,30 +217,39 @@ func TestStatus(t *testing.T) {
 	if d.Outcome != gate.Released {
 		t.Fatalf("held request: %v, want released", d.Outcome)
 	}
-	want[1] = statusRow{Name: "beta", State: "ready", Ready: true, RequestsTotal: 1, RequestRate: perMinute(1), Wakeups: 1}
+	want[1] = statusRow{Name: "beta", State: "ready", Ready: true, RequestsTotal: 1, RequestRate: perMinute(1), Wakeups: 1,
+		Merged: counted{RequestsTotal: 1, RequestRate: perMinute(1)}, ReportedBy: []string{"self"}}
 	checkRows(t, f.status(t), want, start)
 }
 
-// checkRows compares rows with want, except lastSeen: set (UTC, RFC 3339, not before start)
-// exactly for rows with requests.
+// checkRows compares rows with want, except lastSeen (own and merged): set (UTC, RFC 3339,
+// not before start) exactly for rows with requests.
 func checkRows(t *testing.T, rows, want []statusRow, start time.Time) {
 	t.Helper()
 	for i, r := range rows {
-		switch {
-		case r.RequestsTotal == 0 && r.LastSeen != nil:
-			t.Errorf("%s: lastSeen %q without requests", r.Name, *r.LastSeen)
-		case r.RequestsTotal > 0 && r.LastSeen == nil:
-			t.Errorf("%s: lastSeen null after requests", r.Name)
-		case r.LastSeen != nil:
-			ls, err := time.Parse(time.RFC3339Nano, *r.LastSeen)
-			if err != nil || !strings.HasSuffix(*r.LastSeen, "Z") || ls.Before(start.Truncate(time.Second)) || ls.After(time.Now()) {
-				t.Errorf("%s: lastSeen %q (%v): want UTC RFC 3339 between %v and now", r.Name, *r.LastSeen, err, start)
-			}
-		}
-		rows[i].LastSeen = nil
+		checkLastSeen(t, r.Name, r.LastSeen, r.RequestsTotal, start)
+		checkLastSeen(t, r.Name+" merged", r.Merged.LastSeen, r.Merged.RequestsTotal, start)
+		rows[i].LastSeen, rows[i].Merged.LastSeen = nil, nil
 	}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("/status (-want +got):\n%s", diff)
+	}
+}
+
+// checkLastSeen checks a lastSeen: null without requests, else UTC RFC 3339 between start
+// and now.
+func checkLastSeen(t *testing.T, what string, lastSeen *string, requests uint64, start time.Time) {
+	t.Helper()
+	switch {
+	case requests == 0 && lastSeen != nil:
+		t.Errorf("%s: lastSeen %q without requests", what, *lastSeen)
+	case requests > 0 && lastSeen == nil:
+		t.Errorf("%s: lastSeen null after requests", what)
+	case lastSeen != nil:
+		ls, err := time.Parse(time.RFC3339Nano, *lastSeen)
+		if err != nil || !strings.HasSuffix(*lastSeen, "Z") || ls.Before(start.Truncate(time.Second)) || ls.After(time.Now()) {
+			t.Errorf("%s: lastSeen %q (%v): want UTC RFC 3339 between %v and now", what, *lastSeen, err, start)
+		}
 	}
 }
 

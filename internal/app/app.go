@@ -43,6 +43,7 @@ const usage = `usage: wakegate <command> [flags]
 commands:
   serve     run in Kubernetes: targets are KEDA ScaledObjects with an external-push trigger
   local     run against local processes described by a config file (--config)
+  status    print a running replica's targets (counts merged over its peers) and peers
   version   print the version
 Run "wakegate <command> -h" for the command's flags.`
 
@@ -56,6 +57,8 @@ func Main(ctx context.Context, env Env) error {
 		return runServe(ctx, env, args)
 	case "local":
 		return runLocal(ctx, env, args)
+	case "status":
+		return runStatus(ctx, env, args)
 	case "version", "--version", "-version":
 		_, err := fmt.Fprintf(env.Stdout, "wakegate %s (%s %s/%s)\n", env.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return err

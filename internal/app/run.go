@@ -76,7 +76,7 @@ func (s *stack) run(ctx context.Context) error {
 			return err
 		}
 	}
-	admin := &http.Server{Handler: adminMux(s.probes, s.reg, s.gate, s.tracker), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 
 	infraCtx, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopInfra()
