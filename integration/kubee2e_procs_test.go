@@ -98,6 +98,7 @@ type kubeWakegateOptions struct {
 	namespace  string // --namespaces
 	dialTo     string // --release-probe-dial-to
 	directWake bool
+	args       []string // more flags, after the defaults (a repeated flag overrides)
 }
 
 // startKubeWakegate starts `wakegate serve` and returns once its ports file exists; it does
@@ -113,6 +114,7 @@ func startKubeWakegate(t testing.TB, o kubeWakegateOptions) *harness.Wakegate {
 	if o.directWake {
 		args = append(args, "--direct-wake")
 	}
+	args = append(args, o.args...)
 	p, err := harness.StartProcess(harness.ProcessOptions{Name: "wakegate serve", Path: binaries(t).Wakegate,
 		Args: args, LogPath: filepath.Join(dir, "wakegate.log")})
 	if err != nil {

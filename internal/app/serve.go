@@ -5,17 +5,22 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kedacore/keda/v2/pkg/generated/clientset/versioned"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/wakegate/wakegate/internal/activity"
 	"github.com/wakegate/wakegate/internal/gate"
+	"github.com/wakegate/wakegate/internal/peer/kubepeers"
 	"github.com/wakegate/wakegate/internal/provider/kube"
 )
 
@@ -25,6 +30,9 @@ type serveFlags struct {
 	probeBudget                          time.Duration
 	directWake                           bool
 	dialTo                               string // testing: every release probe dials this address
+	// Peer discovery: the endpoints of a headless Service are the other replicas.
+	peerService, peerNamespace string
+	peerDialMap                string // testing: discovered peer address → address dialed
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -35,7 +43,67 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dialTo, "release-probe-dial-to", "",
 		"testing only: dial this `host:port` instead of the endpoint's address in the release probe (pods on loopback)")
 	fs.BoolVar(&f.directWake, "direct-wake", false, "also scale the workload from 0 to 1 directly (KEDA keeps owning replica counts)")
+	fs.StringVar(&f.peerService, "peer-service", "",
+		"headless `Service` whose ready endpoints are the other replicas (their port grpc-peer, else --peer-addr's); empty: --peers only")
+	fs.StringVar(&f.peerNamespace, "peer-namespace", os.Getenv("POD_NAMESPACE"), "`namespace` of --peer-service (default $POD_NAMESPACE)")
+	fs.StringVar(&f.peerDialMap, "peer-dial-map", "",
+		"testing only: `from=to,...`: dial host:port to whenever a discovered peer address is from (pods on loopback)")
 }
+
+// validatePeers checks the peer discovery flags.
+func (f *serveFlags) validatePeers() []error {
+	if f.peerService == "" {
+		if f.peerDialMap != "" {
+			return []error{errors.New("--peer-dial-map needs --peer-service")}
+		}
+		return nil
+	}
+	var errs []error
+	if f.peerNamespace == "" {
+		errs = append(errs, errors.New("--peer-namespace (or $POD_NAMESPACE) is required with --peer-service"))
+	}
+	for _, n := range []struct{ flag, v string }{{"--peer-service", f.peerService}, {"--peer-namespace", f.peerNamespace}} {
+		if msgs := validation.IsDNS1123Label(n.v); n.v != "" && len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s %q: %s", n.flag, n.v, strings.Join(msgs, "; ")))
+		}
+	}
+	if _, err := kubepeers.ParseDialMap(f.peerDialMap); err != nil {
+		errs = append(errs, fmt.Errorf("--peer-dial-map: %w", err))
+	}
+	return errs
+}
+
+// peerDiscovery returns the discovery of the other replicas through --peer-service's
+// EndpointSlices, feeding peers, or nil without --peer-service. Call validatePeers first.
+func (f *serveFlags) peerDiscovery(kc kubernetes.Interface, o ServerOptions, log *slog.Logger, peers kubepeers.PeerSetter) (*kubepeers.Discovery, error) {
+	if f.peerService == "" {
+		return nil, nil
+	}
+	dm, err := kubepeers.ParseDialMap(f.peerDialMap)
+	if err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("--peer-dial-map: %w", err)}
+	}
+	return kubepeers.New(kubepeers.Options{Kube: kc, Namespace: f.peerNamespace, Service: f.peerService,
+		Port: listenPort(o.PeerAddr), Self: o.ReplicaID, Static: splitList(o.Peers), DialMap: dm, Peers: peers, Logger: log})
+}
+
+// listenPort is the port number of a listen address, or 0 if it has none.
+func listenPort(addr string) int32 {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return 0
+	}
+	return int32(n)
+}
+
+// setPeersFunc adapts a function to kubepeers.PeerSetter.
+type setPeersFunc func(addrs []string) error
+
+func (f setPeersFunc) SetPeers(addrs []string) error { return f(addrs) }
 
 // runServe is `wakegate serve`: targets are KEDA ScaledObjects with an external-push trigger
 // carrying wakegate's routing keys; readiness comes from the Service's EndpointSlices.
@@ -53,6 +121,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--release-probe: %w", err))
 	}
+	errs = append(errs, sf.validatePeers()...)
 	if len(errs) > 0 {
 		return &UsageError{Err: errors.Join(errs...)}
 	}
@@ -73,13 +142,23 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	// s.mesh exists before s.run starts disc.Run, the only caller of SetPeers.
+	disc, err := sf.peerDiscovery(kc, o, log, setPeersFunc(func(a []string) error { return s.mesh.SetPeers(a) }))
+	if err != nil {
+		return err
+	}
 	s, err = newStack(stackConfig{Options: o, Logger: log, Tracker: tracker, Provider: prov, Resolver: prov.Resolver()})
 	if err != nil {
 		return err
 	}
 	s.infra = append(s.infra, prov.Run)
 	s.probes.requireReady("kubernetes informers synced", prov.Synced)
-	log.Info("starting", "mode", "kubernetes", "namespaces", sf.namespaces, "directWake", sf.directWake, "version", env.Version)
+	if disc != nil {
+		s.infra = append(s.infra, disc.Run)
+		s.probes.requireReady("peer discovery synced", disc.Synced)
+	}
+	log.Info("starting", "mode", "kubernetes", "namespaces", sf.namespaces, "directWake", sf.directWake,
+		"peerService", sf.peerService, "peerNamespace", sf.peerNamespace, "version", env.Version)
 	return s.run(ctx)
 }
 
