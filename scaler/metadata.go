@@ -1,6 +1,8 @@
 package scaler
 
 import (
+	"github.com/wakegate/wakegate/internal/triggermeta"
+
 	"errors"
 	"fmt"
 	"math"
@@ -60,21 +62,8 @@ type Trigger struct {
 	ActiveWithin time.Duration // 0: active only while requests are in flight or held
 }
 
-// MetadataError says which metadata key holds which unusable value, and why.
-type MetadataError struct {
-	Key, Value, Reason string
-}
-
-// maxQuoted bounds how much of a bad value an error message repeats.
-const maxQuoted = 64
-
-func (e *MetadataError) Error() string {
-	v := e.Value
-	if len(v) > maxQuoted {
-		v = v[:maxQuoted] + "..."
-	}
-	return fmt.Sprintf("metadata key %q: %q %s", e.Key, v, e.Reason)
-}
+// MetadataError says which trigger metadata key holds which unusable value, and why.
+type MetadataError = triggermeta.Error
 
 // ParseTrigger reads a Trigger from md, a trigger's scalerMetadata. Absent keys take their
 // defaults; unknown keys are ignored; the first unusable value is returned as a

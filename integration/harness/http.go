@@ -12,7 +12,11 @@ import (
 const maxBody = 8 << 20
 
 // httpGet fetches url and returns the body of a 200 answer.
-func httpGet(ctx context.Context, url string) ([]byte, error) {
+func httpGet(ctx context.Context, url string) ([]byte, error) { return GetBody(ctx, url, maxBody) }
+
+// GetBody fetches url and returns the body of a 200 answer, read up to limit bytes. On any
+// other status the error carries the start of the body, and the body is returned too.
+func GetBody(ctx context.Context, url string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
@@ -22,7 +26,7 @@ func httpGet(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}

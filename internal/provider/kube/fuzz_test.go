@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"github.com/wakegate/wakegate/internal/triggermeta"
+
 	"errors"
 	"slices"
 	"strconv"
@@ -54,8 +56,8 @@ func checkError(t *testing.T, md map[string]string, err error) {
 			t.Fatalf("error for %q carries value %q, metadata has %q", me.Key, me.Value, md[me.Key])
 		}
 		v := me.Value
-		if len(v) > maxQuoted {
-			v = v[:maxQuoted]
+		if len(v) > triggermeta.MaxQuoted {
+			v = v[:triggermeta.MaxQuoted]
 		}
 		quoted := strconv.Quote(v)
 		if msg := e.Error(); !strings.Contains(msg, strconv.Quote(me.Key)) || !strings.Contains(msg, quoted[:len(quoted)-1]) {

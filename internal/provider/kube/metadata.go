@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"github.com/wakegate/wakegate/internal/triggermeta"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -44,20 +46,7 @@ type Routing struct {
 }
 
 // MetadataError says which trigger metadata key holds which unusable value, and why.
-type MetadataError struct {
-	Key, Value, Reason string
-}
-
-// maxQuoted bounds how much of a bad value an error message repeats.
-const maxQuoted = 64
-
-func (e *MetadataError) Error() string {
-	v := e.Value
-	if len(v) > maxQuoted {
-		v = v[:maxQuoted] + "..."
-	}
-	return fmt.Sprintf("metadata key %q: %q %s", e.Key, v, e.Reason)
-}
+type MetadataError = triggermeta.Error
 
 // IsRouting reports whether md, an external-push trigger's metadata, holds any routing key.
 func IsRouting(md map[string]string) bool {
