@@ -69,16 +69,7 @@ func TestRenderLocalOptions(t *testing.T) {
 			if err := RenderLocal(&buf, l); err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range tt.want {
-				if !strings.Contains(buf.String(), s) {
-					t.Errorf("output lacks %q", s)
-				}
-			}
-			for _, s := range tt.notWant {
-				if strings.Contains(buf.String(), s) {
-					t.Errorf("output has %q", s)
-				}
-			}
+			checkOutput(t, buf.String(), tt.want, tt.notWant)
 		})
 	}
 }
@@ -115,6 +106,21 @@ func TestDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{0: "0s", 65 * time.Second: "65s", 250 * time.Millisecond: "0.25s", time.Minute + time.Millisecond: "60.001s"} {
 		if got := Duration(d); got != want {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// checkOutput reports the wanted strings out lacks and the unwanted ones it has.
+func checkOutput(t *testing.T, out string, want, notWant []string) {
+	t.Helper()
+	for _, s := range want {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q", s)
+		}
+	}
+	for _, s := range notWant {
+		if strings.Contains(out, s) {
+			t.Errorf("output has %q", s)
 		}
 	}
 }

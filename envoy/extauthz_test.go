@@ -37,16 +37,7 @@ func TestRenderExtAuthzOptions(t *testing.T) {
 			if err := RenderExtAuthz(&buf, a); err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range tt.want {
-				if !strings.Contains(buf.String(), s) {
-					t.Errorf("output lacks %q", s)
-				}
-			}
-			for _, s := range tt.notWant {
-				if strings.Contains(buf.String(), s) {
-					t.Errorf("output has %q", s)
-				}
-			}
+			checkOutput(t, buf.String(), tt.want, tt.notWant)
 		})
 	}
 }
