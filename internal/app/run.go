@@ -118,8 +118,12 @@ func (s *stack) shutdown(admin *http.Server) {
 	s.keda.Drain() // ends KEDA's streams cleanly: KEDA resets its back-off and reconnects elsewhere
 	envoyDone := gracefulStop(s.envoy, s.opts.ShutdownTimeout)
 	s.peerSrv.Drain() // a final report (goodbye): peers drop this replica's counts at once
-	if !envoyDone || !gracefulStop(s.scaler, s.opts.ShutdownTimeout) || !gracefulStop(s.peers, s.opts.ShutdownTimeout) {
-		s.log.Warn("gRPC streams still open at the shutdown timeout; closed them")
+	// Every server is stopped, whatever the others did (no short-circuit).
+	scalerDone := gracefulStop(s.scaler, s.opts.ShutdownTimeout)
+	peersDone := gracefulStop(s.peers, s.opts.ShutdownTimeout)
+	if !envoyDone || !scalerDone || !peersDone {
+		s.log.Warn("gRPC streams still open at the shutdown timeout; closed them",
+			"envoy", envoyDone, "scaler", scalerDone, "peers", peersDone)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
