@@ -277,3 +277,47 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestRunLocalShutdownTimeout: an ext_proc stream that never ends (Envoy keeps it open)
+// outlives --shutdown-timeout; run still stops every server and returns.
+func TestRunLocalShutdownTimeout(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeLocalConfig(t, dir, sampleApp(t), freeAddr(t))
+	portsFile := filepath.Join(dir, "ports.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runLocal(ctx, Env{Stdout: io.Discard, Stderr: io.Discard, Version: "test"}, []string{"--config", cfg,
+			"--ports-file", portsFile, "--envoy-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--scaler-addr", "127.0.0.1:0",
+			"--peer-addr", "127.0.0.1:0", "--shutdown-delay", "0s", "--shutdown-timeout", "200ms"})
+	}()
+	ports := awaitPorts(t, portsFile, done)
+	conn, err := grpc.NewClient(ports.Envoy, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An open stream with nothing sent: the server's handler waits on Recv until it ends.
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{
+		RequestHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
+			{Key: ":authority", RawValue: []byte("unmatched.test")}, {Key: ":path", RawValue: []byte("/")}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil { // answered (unmatched: continue); the stream stays open
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(shutdownBound):
+		t.Fatalf("run did not return within %v although --shutdown-timeout is 200ms", shutdownBound)
+	}
+}
