@@ -60,6 +60,9 @@ type Local struct {
 	SendResponseHeaders bool
 	// GRPCTimeout, if not zero, sets the ext_proc grpc_service timeout (unset by default).
 	GRPCTimeout time.Duration
+	// KeepaliveInterval is how often Envoy pings its HTTP/2 connections to wakegate
+	// (30s by default; wakegate accepts pings every 10s or slower).
+	KeepaliveInterval time.Duration
 }
 
 // Endpoint is a host and port Envoy connects to.
@@ -79,6 +82,7 @@ func DefaultLocal() Local {
 		MessageTimeout:    65 * time.Second,
 		RouteTimeout:      15 * time.Second,
 		StreamIdleTimeout: 5 * time.Minute,
+		KeepaliveInterval: 30 * time.Second,
 	}
 }
 
@@ -95,6 +99,9 @@ func (l Local) Validate() error {
 	if l.MessageTimeout < 0 || l.MaxMessageTimeout < 0 || l.RouteTimeout < 0 || l.StreamIdleTimeout < 0 || l.GRPCTimeout < 0 ||
 		l.WakegateHealthInterval < 0 {
 		errs = append(errs, errors.New("envoy local bootstrap: timeouts must not be negative"))
+	}
+	if l.KeepaliveInterval < time.Second {
+		errs = append(errs, fmt.Errorf("envoy local bootstrap: KeepaliveInterval %v must be at least 1s", l.KeepaliveInterval))
 	}
 	if l.MaxMessageTimeout != 0 && l.MaxMessageTimeout < l.MessageTimeout {
 		errs = append(errs, fmt.Errorf("envoy local bootstrap: MaxMessageTimeout %v is below MessageTimeout %v", l.MaxMessageTimeout, l.MessageTimeout))
