@@ -89,25 +89,9 @@ func (s *heldStack) start(ctx context.Context, e env, o heldOptions, dir string)
 	}
 	s.app = app
 	s.stop.add(app)
-	wg, err := harness.StartWakegate(ctx, harness.WakegateOptions{Bin: e.bins.Wakegate, Config: heldConfig(o, s.readyAddr), Dir: dir,
-		Args: []string{"--log-level", "info", "--max-held", strconv.Itoa(o.Requests)}})
-	if err != nil {
-		return err
-	}
-	s.wakegate = wg
-	s.stop.add(wg)
-	wgPort, err := portOf(wg.Ports.Envoy)
-	if err != nil {
-		return err
-	}
-	ev, err := startEnvoy(ctx, envoyStartOptions{Bin: e.envoy, Dir: dir, Name: "envoy", Concurrency: e.concurrency,
-		Config: newEnvoyConfig(appPort, wgPort, o.HoldTimeout)})
-	if err != nil {
-		return err
-	}
-	s.envoy = ev
-	s.stop.add(ev)
-	return nil
+	s.wakegate, s.envoy, err = startGated(ctx, e, gatedOptions{dir: dir, config: heldConfig(o, s.readyAddr),
+		args: []string{"--log-level", "info", "--max-held", strconv.Itoa(o.Requests)}, appPort: appPort, hold: o.HoldTimeout}, &s.stop)
+	return err
 }
 
 // phase is what wakegate and Envoy use at one moment. Plain data.

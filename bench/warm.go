@@ -63,25 +63,13 @@ func startWarm(ctx context.Context, e env) (*warmStack, error) {
 }
 
 func (s *warmStack) start(ctx context.Context, e env, dir string, cfg harness.LocalConfig, appPort int) error {
-	wg, err := harness.StartWakegate(ctx, harness.WakegateOptions{Bin: e.bins.Wakegate, Config: cfg, Dir: dir,
-		Args: []string{"--log-level", "info"}})
+	var err error
+	s.wakegate, s.envoy, err = startGated(ctx, e, gatedOptions{dir: dir, config: cfg, args: []string{"--log-level", "info"},
+		appPort: appPort, hold: 30 * time.Second}, &s.stop)
 	if err != nil {
 		return err
 	}
-	s.wakegate = wg
-	s.stop.add(wg)
-	wgPort, err := portOf(wg.Ports.Envoy)
-	if err != nil {
-		return err
-	}
-	ev, err := startEnvoy(ctx, envoyStartOptions{Bin: e.envoy, Dir: dir, Name: "envoy", Concurrency: e.concurrency,
-		Config: newEnvoyConfig(appPort, wgPort, 30*time.Second)})
-	if err != nil {
-		return err
-	}
-	s.envoy = ev
-	s.stop.add(ev)
-	return wake(ctx, ev.URL(listenerExtProc)+"/", warmHost)
+	return wake(ctx, s.envoy.URL(listenerExtProc)+"/", warmHost)
 }
 
 // wake sends one request through url with the given Host and wants a 200: the first
@@ -169,4 +157,34 @@ func (s *warmStack) cpu() (usage, error) {
 	}
 	e, err := readCPU(s.envoy.PID())
 	return usage{wakegate: w, envoy: e}, err
+}
+
+// gatedOptions describe wakegate with Envoy in front of it, as both scenarios run them.
+type gatedOptions struct {
+	dir     string
+	config  harness.LocalConfig
+	args    []string // more wakegate flags
+	appPort int      // the app cluster's port
+	hold    time.Duration
+}
+
+// startGated starts wakegate, then Envoy with its three listeners pointed at it; each
+// started process is added to stop.
+func startGated(ctx context.Context, e env, o gatedOptions, stop *stopper) (*harness.Wakegate, *harness.Envoy, error) {
+	wg, err := harness.StartWakegate(ctx, harness.WakegateOptions{Bin: e.bins.Wakegate, Config: o.config, Dir: o.dir, Args: o.args})
+	if err != nil {
+		return nil, nil, err
+	}
+	stop.add(wg)
+	wgPort, err := portOf(wg.Ports.Envoy)
+	if err != nil {
+		return wg, nil, err
+	}
+	ev, err := startEnvoy(ctx, envoyStartOptions{Bin: e.envoy, Dir: o.dir, Name: "envoy", Concurrency: e.concurrency,
+		Config: newEnvoyConfig(o.appPort, wgPort, o.hold)})
+	if err != nil {
+		return wg, nil, err
+	}
+	stop.add(ev)
+	return wg, ev, nil
 }

@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"github.com/wakegate/wakegate/internal/telemetry"
+
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,12 +55,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Peer replicas dropped from the view, by reason (stale or goodbye).",
 		}, []string{"reason"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.live, m.staleness, m.received, m.rejected, m.sent, m.dropped} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("register peer metrics: %w", err)
-			}
-		}
+	if err := telemetry.Register(reg, m.live, m.staleness, m.received, m.rejected, m.sent, m.dropped); err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
 	}
 	return m, nil
 }

@@ -54,12 +54,22 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Requests answered without reaching the target, by reason.",
 		}, []string{"target", "reason"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.Requests, m.Unmatched, m.Held, m.HoldDuration, m.Wakeups, m.HoldTimeouts, m.Rejected} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("register metrics: %w", err)
-			}
-		}
+	if err := Register(reg, m.Requests, m.Unmatched, m.Held, m.HoldDuration, m.Wakeups, m.HoldTimeouts, m.Rejected); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// Register registers every collector with reg; a nil reg registers nothing (tests). It
+// fails on the first collector whose name reg already holds.
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
 }
